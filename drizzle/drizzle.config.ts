@@ -1,0 +1,7 @@
+import { defineConfig } from 'drizzle-kit';
+
+export default defineConfig({
+  dialect: 'postgresql',
+  schema: ['./drizzle/src/systems.ts', './drizzle/src/integrations.ts', './drizzle/src/mappings.ts', './drizzle/src/metrics.ts', './drizzle/src/events.ts'],
+  out: './drizzle/migrations',
+});

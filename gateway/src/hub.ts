@@ -1,0 +1,222 @@
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { ApolloGateway, RemoteGraphQLDataSource, type SupergraphSdlHook } from '@apollo/gateway';
+import { useApolloFederation } from '@envelop/apollo-federation';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { migrationsFolder, schema as dbSchema } from '@hub/db';
+import {
+  createLogger,
+  createRuntime,
+  openKeyValue,
+  runsRole,
+  SUBGRAPH_NAMES,
+  toGraphQLError,
+  type HubConfig,
+  type HubRuntime,
+  type KeyValue,
+  type Logger,
+  type Subgraph,
+  type SubgraphName,
+} from '@hub/runtime';
+import { createSystemsSubgraph } from '@hub/subgraph-systems';
+import { createIntegrationsSubgraph } from '@hub/subgraph-integrations';
+import { createMappingsSubgraph } from '@hub/subgraph-mappings';
+import { createMetricsSubgraph } from '@hub/subgraph-metrics';
+import { createEventsSubgraph } from '@hub/subgraph-events';
+import { InProcessDataSource } from './datasource.ts';
+import { createHttpServer, type ReadinessCheck } from './server.ts';
+import { composeSupergraph, fetchSubgraphSdl, type SubgraphSource } from './supergraph.ts';
+
+export interface Hub {
+  url: string;
+  port: number;
+  runtime?: HubRuntime;
+  subgraphs: Subgraph[];
+  close(): Promise<void>;
+}
+
+const IN_PROCESS = 'inproc://';
+
+/** Builds the subgraphs this process serves. Integrations reach systems through its directory port. */
+export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[] {
+  let systems: ReturnType<typeof createSystemsSubgraph> | undefined;
+  const systemsSubgraph = () => (systems ??= createSystemsSubgraph(rt));
+  const factories: Record<SubgraphName, () => Subgraph> = {
+    systems: systemsSubgraph,
+    integrations: () => createIntegrationsSubgraph(rt, () => systemsSubgraph().provides!.systemDirectory!),
+    mappings: () => createMappingsSubgraph(rt),
+    metrics: () => createMetricsSubgraph(rt),
+    events: () => createEventsSubgraph(rt),
+  };
+  return names.map((n) => factories[n]());
+}
+
+function maskError(err: unknown) {
+  return toGraphQLError(err);
+}
+
+/** The gateway: local subgraphs run in process; the others are reached over HTTP and recomposed when they change. */
+async function createGateway(config: HubConfig, local: Subgraph[], log: Logger): Promise<{ gateway: ApolloGateway; subgraphUrls: () => Record<string, string> }> {
+  const localByName = new Map(local.map((s) => [s.name, s]));
+  let urls: Record<string, string> = {};
+  let supergraphSdl: SupergraphSdlHook;
+  if (config.supergraphFile) {
+    const file = config.supergraphFile;
+    supergraphSdl = async ({ update }) => {
+      const read = () => readFileSync(file, 'utf8');
+      watchFile(file, { interval: 1000 }, () => {
+        try {
+          update(read());
+          log.info({ file }, 'supergraph reloaded');
+        } catch (err) {
+          log.error({ err, file }, 'supergraph reload failed; keeping the previous one');
+        }
+      });
+      return { supergraphSdl: read(), cleanup: async () => unwatchFile(file) };
+    };
+  } else {
+    const remote = SUBGRAPH_NAMES.filter((n) => !localByName.has(n)).map((n) => {
+      const url = config.subgraphUrls[n];
+      if (!url) throw new Error(`invalid configuration:\n  SUBGRAPH_${n.toUpperCase()}_URL: required when this process does not run the ${n} subgraph`);
+      return { name: n, url };
+    });
+    const sources = async (): Promise<SubgraphSource[]> => [
+      ...local.map((s) => ({ name: s.name, url: IN_PROCESS + s.name, typeDefs: s.typeDefs })),
+      ...(await Promise.all(remote.map((r) => fetchSubgraphSdl(r.name, r.url)))),
+    ];
+    supergraphSdl = async ({ update }) => {
+      const first = composeSupergraph(await sources());
+      let last = first;
+      // Remote subgraphs may be redeployed with a new schema: recompose without a restart.
+      const timer = remote.length
+        ? setInterval(async () => {
+            try {
+              const next = composeSupergraph(await sources());
+              if (next !== last) {
+                last = next;
+                update(next);
+                log.info('supergraph recomposed');
+              }
+            } catch (err) {
+              log.warn({ err }, 'recomposition failed; keeping the current supergraph');
+            }
+          }, 10_000).unref()
+        : undefined;
+      return { supergraphSdl: first, cleanup: async () => clearInterval(timer) };
+    };
+  }
+  const gateway = new ApolloGateway({
+    supergraphSdl,
+    logger: { debug: () => {}, info: () => {}, warn: (m) => log.warn(String(m)), error: (m) => log.error(String(m)) },
+    buildService: ({ name, url }) => {
+      urls[name] = url ?? '';
+      const localSubgraph = url?.startsWith(IN_PROCESS) ? localByName.get(url.slice(IN_PROCESS.length)) : undefined;
+      if (localSubgraph) return new InProcessDataSource(localSubgraph.schema);
+      return new RemoteGraphQLDataSource({ url });
+    },
+  });
+  await gateway.load();
+  return { gateway, subgraphUrls: () => urls };
+}
+
+/** Starts one hub process with the roles its configuration names. */
+export async function startHub(config: HubConfig, log: Logger = createLogger(config.logLevel)): Promise<Hub> {
+  const gatewayRole = runsRole(config, 'gateway');
+  const localNames = config.supergraphFile ? [] : SUBGRAPH_NAMES.filter((n) => runsRole(config, n));
+  const runtime = localNames.length ? await createRuntime(config, { schema: dbSchema, migrationsFolder }, log) : undefined;
+  let kv: KeyValue | undefined = runtime?.kv;
+  const ownKv = !kv && gatewayRole;
+  if (ownKv) kv = await openKeyValue({ url: config.redisUrl, prefix: config.redisPrefix });
+  const metrics = runtime?.metrics ?? new Registry();
+  if (!runtime) collectDefaultMetrics({ register: metrics });
+
+  const subgraphs = runtime ? buildSubgraphs(runtime, localNames) : [];
+  for (const s of subgraphs) await s.start?.();
+
+  const readiness: ReadinessCheck[] = [];
+  if (runtime) readiness.push({ name: `database (${runtime.database.kind})`, check: () => runtime.database.ping() });
+  if (kv) readiness.push({ name: `redis (${kv.kind})`, check: () => kv!.ping() });
+
+  let yoga: YogaServerInstance<any, any>;
+  let gateway: ApolloGateway | undefined;
+  if (gatewayRole) {
+    const g = await createGateway(config, subgraphs, log);
+    gateway = g.gateway;
+    readiness.push({
+      name: 'subgraphs',
+      async check() {
+        const remote = Object.entries(g.subgraphUrls()).filter(([, url]) => !url.startsWith(IN_PROCESS));
+        await Promise.all(
+          remote.map(async ([name, url]) => {
+            const res = await fetch(url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: '{"query":"{ __typename }"}',
+              signal: AbortSignal.timeout(2_000),
+            }).catch((err: Error) => {
+              throw new Error(`${name}: ${err.message}`);
+            });
+            if (!res.ok) throw new Error(`${name}: HTTP ${res.status}`);
+          }),
+        );
+      },
+    });
+    yoga = createYoga({
+      plugins: [useApolloFederation({ gateway, logger: log as never })],
+      graphqlEndpoint: '/graphql',
+      graphiql: { title: 'Care-home integration hub' },
+      landingPage: false,
+      maskedErrors: { maskError },
+      logging: false,
+      context: ({ request }) => ({ requestId: request.headers.get('x-request-id') ?? undefined }),
+    });
+  } else {
+    // A subgraph-only process serves its subgraph's schema for a gateway elsewhere.
+    const only = subgraphs[0]!;
+    yoga = createYoga({ schema: only.schema, graphqlEndpoint: '/graphql', graphiql: false, landingPage: false, maskedErrors: { maskError }, logging: false, context: () => ({ loaders: new Map() }) });
+    if (subgraphs.length > 1) log.warn('a subgraph-only process serves its first role only; give each subgraph its own process');
+  }
+
+  const server: Server = createHttpServer({
+    yoga,
+    log,
+    metrics,
+    readiness,
+    maxBodyBytes: config.maxBodyBytes,
+    rest: gatewayRole,
+    kv,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url: `${url}/graphql`, roles: config.roles, database: runtime?.database.kind, redis: kv?.kind }, 'hub listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    runtime,
+    subgraphs,
+    close() {
+      closing ??= (async () => {
+        // Stop taking requests, let in-flight ones finish (up to the grace period), then close the pools.
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+        await closed;
+        clearTimeout(grace);
+        await gateway?.stop().catch(() => {});
+        await runtime?.close();
+        if (ownKv) await kv?.close();
+      })();
+      return closing;
+    },
+  };
+}

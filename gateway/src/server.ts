@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Histogram, type Registry } from 'prom-client';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { KeyValue, Logger } from '@hub/runtime';
+import { handleRest } from './rest.ts';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface HttpServerOptions {
+  yoga: YogaServerInstance<any, any>;
+  log: Logger;
+  metrics: Registry;
+  readiness: ReadinessCheck[];
+  maxBodyBytes: number;
+  /** Serve the seed's REST facade (gateway roles only). */
+  rest: boolean;
+  kv?: KeyValue;
+  rateLimitPerMinute?: number;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new BodyTooLarge());
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/**
+ * The one HTTP front door of a hub process: health and readiness, Prometheus metrics, the REST facade and
+ * GraphQL (with GraphiQL) through yoga. Bodies over the limit are refused before they are read whole.
+ */
+export function createHttpServer(o: HttpServerOptions): Server {
+  const duration = new Histogram({
+    name: 'hub_http_request_duration_seconds',
+    help: 'HTTP requests served by this hub process',
+    labelNames: ['route', 'method', 'status'],
+    registers: [o.metrics],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+  });
+  const limiter = o.kv && o.rateLimitPerMinute ? o.kv.rateLimiter('client', o.rateLimitPerMinute, 60) : undefined;
+  const tooLarge = { error: { code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than ${o.maxBodyBytes} bytes` } };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    const url = new URL(req.url ?? '/', 'http://hub');
+    const path = url.pathname;
+    if (path === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return 'healthz';
+    }
+    if (path === '/readyz') {
+      const results = await Promise.all(
+        o.readiness.map(async (c) => {
+          try {
+            await c.check();
+            return { name: c.name, ok: true };
+          } catch (err) {
+            return { name: c.name, ok: false, error: (err as Error).message };
+          }
+        }),
+      );
+      const ok = results.every((r) => r.ok);
+      sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', checks: results });
+      return 'readyz';
+    }
+    if (path === '/metrics') {
+      const text = await o.metrics.metrics();
+      res.writeHead(200, { 'content-type': o.metrics.contentType });
+      res.end(text);
+      return 'metrics';
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > o.maxBodyBytes) {
+      sendJson(res, 413, tooLarge, { connection: 'close' });
+      req.resume();
+      return 'refused';
+    }
+    if (limiter) {
+      const client = req.socket.remoteAddress ?? 'unknown';
+      try {
+        await limiter.consume(client);
+      } catch (r) {
+        const retry = Math.ceil(((r as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000);
+        sendJson(res, 429, { error: { code: 'RATE_LIMITED', message: 'too many requests', retryAfterSeconds: retry } }, { 'retry-after': String(retry) });
+        return 'limited';
+      }
+    }
+    if (o.rest && path.startsWith('/api/')) {
+      let body: string | undefined;
+      try {
+        body = req.method === 'POST' ? await readBody(req, o.maxBodyBytes) : undefined;
+      } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          sendJson(res, 413, tooLarge, { connection: 'close' });
+          return 'refused';
+        }
+        throw err;
+      }
+      const result = await handleRest(req.method ?? 'GET', path, url.searchParams, body, async (query, variables) => {
+        const r = await o.yoga.fetch('http://hub/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', 'x-request-id': String(req.headers['x-request-id'] ?? '') },
+          body: JSON.stringify({ query, variables }),
+        });
+        return r.json() as never;
+      });
+      if (!result) sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${path}` } });
+      else sendJson(res, result.status, result.body);
+      return 'rest';
+    }
+    if (req.method === 'POST' && req.headers['content-length'] === undefined) {
+      // A chunked body has no declared size: read it under the limit, then hand yoga a complete request.
+      let body: string;
+      try {
+        body = await readBody(req, o.maxBodyBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          sendJson(res, 413, tooLarge, { connection: 'close' });
+          return 'refused';
+        }
+        throw err;
+      }
+      const r = await o.yoga.fetch(`http://hub${req.url}`, { method: 'POST', headers: req.headers as Record<string, string>, body });
+      res.writeHead(r.status, Object.fromEntries(r.headers));
+      res.end(Buffer.from(await r.arrayBuffer()));
+      return 'graphql';
+    }
+    await o.yoga.requestListener(req, res);
+    return 'graphql';
+  }
+
+  return createServer((req, res) => {
+    const started = performance.now();
+    if (!req.headers['x-request-id']) req.headers['x-request-id'] = randomUUID();
+    res.setHeader('x-request-id', String(req.headers['x-request-id']));
+    handle(req, res)
+      .then((route) => duration.observe({ route, method: req.method ?? '', status: String(res.statusCode) }, (performance.now() - started) / 1000))
+      .catch((err) => {
+        o.log.error({ err }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'Internal error' } });
+        else res.destroy();
+      });
+  });
+}

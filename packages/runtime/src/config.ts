@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/** Every process role the hub can run. `all` is the laptop/demo shape: the gateway plus every subgraph in one process. */
+export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events'] as const;
+export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
+export type Role = 'all' | 'gateway' | SubgraphName;
+
+const roleSchema = z.enum(['all', 'gateway', ...SUBGRAPH_NAMES]);
+
+const csv = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const envSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  ROLE: z.string().default('all'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('.data'),
+  REDIS_URL: z.string().url().optional(),
+  REDIS_PREFIX: z.string().default('hub:'),
+  SUPERGRAPH_FILE: z.string().optional(),
+  VAULT_KEYS: z.string().optional(),
+  OUTBOUND_ALLOW: z.string().optional(),
+  OUTBOUND_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  HEALTH_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(60),
+  JOB_POLL_SECONDS: z.coerce.number().min(0.5).default(2),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+});
+
+export interface HubConfig {
+  env: string;
+  roles: Role[];
+  host: string;
+  port: number;
+  databaseUrl?: string;
+  dataDir: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  supergraphFile?: string;
+  /** URLs of subgraphs served by other processes, e.g. SUBGRAPH_SYSTEMS_URL. */
+  subgraphUrls: Partial<Record<SubgraphName, string>>;
+  vaultKeys?: string;
+  outboundAllow: string[];
+  outboundTimeoutMs: number;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  maxBodyBytes: number;
+  healthCheckIntervalSeconds: number;
+  jobPollSeconds: number;
+  shutdownGraceMs: number;
+  /** Requests per minute per client at the gateway; 0 turns the limiter off. */
+  rateLimitPerMinute: number;
+}
+
+/** Reads and validates the environment once; a bad value stops the process with a message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HubConfig> = {}): HubConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const roles = csv(e.ROLE).map((r) => {
+    const ok = roleSchema.safeParse(r);
+    if (!ok.success) throw new Error(`invalid configuration:\n  ROLE: unknown role "${r}" (one of ${roleSchema.options.join(', ')})`);
+    return ok.data;
+  });
+  const subgraphUrls: HubConfig['subgraphUrls'] = {};
+  for (const name of SUBGRAPH_NAMES) {
+    const url = env[`SUBGRAPH_${name.toUpperCase()}_URL`];
+    if (url) subgraphUrls[name] = url;
+  }
+  return {
+    env: e.NODE_ENV,
+    roles: roles.length ? roles : ['all'],
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    supergraphFile: e.SUPERGRAPH_FILE,
+    subgraphUrls,
+    vaultKeys: e.VAULT_KEYS,
+    outboundAllow: csv(e.OUTBOUND_ALLOW),
+    outboundTimeoutMs: e.OUTBOUND_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    healthCheckIntervalSeconds: e.HEALTH_CHECK_INTERVAL_SECONDS,
+    jobPollSeconds: e.JOB_POLL_SECONDS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    ...overrides,
+  };
+}
+
+export function runsRole(config: HubConfig, role: Role): boolean {
+  return config.roles.includes('all') || config.roles.includes(role);
+}

@@ -1,0 +1,44 @@
+import DataLoader from 'dataloader';
+import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { SystemDirectory } from './ports.ts';
+
+/** The scalars every subgraph declares; one definition so they serialise alike across the graph. */
+export const scalarResolvers = { DateTime: DateTimeResolver, JSON: JSONResolver };
+
+/** What each subgraph's resolvers receive: per-request loaders, and who is asking. */
+export interface RequestContext {
+  requestId?: string;
+  loaders?: Map<string, DataLoader<unknown, unknown>>;
+}
+
+/** A per-request DataLoader under a name, so N entity references cost one query. */
+export function loaderFor<K, V>(ctx: RequestContext, name: string, batch: (keys: readonly K[]) => Promise<Array<V | null>>): DataLoader<K, V | null> {
+  ctx.loaders ??= new Map();
+  let l = ctx.loaders.get(name) as DataLoader<K, V | null> | undefined;
+  if (!l) {
+    l = new DataLoader<K, V | null>(batch);
+    ctx.loaders.set(name, l as DataLoader<unknown, unknown>);
+  }
+  return l;
+}
+
+export function rowsById<T extends { id: string }>(rows: T[], ids: readonly string[]): Array<T | null> {
+  const m = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => m.get(id) ?? null);
+}
+
+/** Ports a subgraph offers to the others in the same deployment. */
+export interface SubgraphPorts {
+  systemDirectory?: SystemDirectory;
+}
+
+/** One federated subgraph of the hub: its SDL, its executable schema and what it runs in the background. */
+export interface Subgraph {
+  name: string;
+  typeDefs: DocumentNode;
+  schema: GraphQLSchema;
+  provides?: SubgraphPorts;
+  /** Starts queue workers and schedules; called once the whole process is wired. */
+  start?(): Promise<void>;
+}

@@ -1,0 +1,8 @@
+/**
+ * @hub/simulators — local stand-ins for the third-party systems the hub talks to.
+ * The generic REST simulator covers the common shapes: six auth styles, two
+ * pagination styles, rate limiting and injectable faults.
+ */
+export type { Faults, GenericRestSimulator, GenericRestSimulatorOptions, SimAuth } from './types.ts';
+export { startGenericRestSimulator } from './server.ts';
+export { tlsFixtures, tlsFixturePaths } from './tls.ts';

@@ -1,0 +1,1 @@
+export { createEventsSubgraph, typeDefs } from './schema.ts';

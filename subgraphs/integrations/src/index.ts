@@ -1,0 +1,2 @@
+export { createIntegrationsSubgraph, typeDefs } from './schema.ts';
+export type { IntegrationsService } from './service.ts';

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { loaderFor, rowsById, scalarResolvers, type HubRuntime, type RequestContext, type Subgraph, type SystemDirectory } from '@hub/runtime';
+import type { IntegrationRow, SyncLogRow, SyncRunRow } from './store.ts';
+import { createIntegrationsService, type CreateIntegrationInput, type IntegrationsService, type Schedule } from './service.ts';
+
+export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+
+function resolvers(service: IntegrationsService) {
+  const integrationById = (ctx: RequestContext) =>
+    loaderFor(ctx, 'integrations.byId', async (ids: readonly string[]) => rowsById(await service.byIds(ids), ids));
+  return {
+    ...scalarResolvers,
+    Query: {
+      integrations: (_: unknown, a: { filter?: { externalSystemId?: string; status?: string } }) => service.list(a.filter ?? {}),
+      integration: (_: unknown, a: { id: string }, ctx: RequestContext) => integrationById(ctx).load(a.id),
+      syncRun: async (_: unknown, a: { id: string }) => (await service.run(a.id)) ?? null,
+    },
+    Mutation: {
+      createIntegration: (_: unknown, a: { input: CreateIntegrationInput }) => service.create(a.input),
+      syncData: (_: unknown, a: { integrationId: string; config?: { maxPages?: number } }) => service.syncData(a.integrationId, a.config ?? {}),
+      setSyncSchedule: (_: unknown, a: { integrationId: string; schedule?: Schedule | null }) => service.setSchedule(a.integrationId, a.schedule ?? null),
+    },
+    Integration: {
+      __resolveReference: (ref: { id: string }, ctx: RequestContext) => integrationById(ctx).load(ref.id),
+      externalSystem: (i: IntegrationRow) => ({ __typename: 'ExternalSystem', id: i.externalSystemId }),
+      lastSync: (i: IntegrationRow) => i.lastSyncAt,
+      syncSchedule: (i: IntegrationRow) => (i.syncSchedule ? { ...i.syncSchedule, nextRunAt: service.nextRunAt(i.syncSchedule) } : null),
+      syncRuns: (i: IntegrationRow, a: { first: number }) => service.runs(i.id, a.first),
+      logs: (i: IntegrationRow, a: { first: number; runId?: string }) => service.logs(i.id, a.first, a.runId),
+      records: (i: IntegrationRow, a: { first: number; after?: string }) => service.records(i.id, a.first, a.after),
+    },
+    SyncRun: {
+      integration: (r: SyncRunRow, _: unknown, ctx: RequestContext) => integrationById(ctx).load(r.integrationId),
+      logs: (r: SyncRunRow, a: { first: number }) => service.runLogs(r.id, a.first),
+    },
+    SyncLog: {
+      id: (l: SyncLogRow) => String(l.id),
+    },
+    ExternalSystem: {
+      __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      integrations: (s: { id: string }, _: unknown, ctx: RequestContext) =>
+        loaderFor(ctx, 'integrations.bySystem', async (ids: readonly string[]) => {
+          const rows = await service.bySystems(ids);
+          return ids.map((id) => rows.filter((r) => r.externalSystemId === id));
+        }).load(s.id),
+    },
+  };
+}
+
+export function createIntegrationsSubgraph(rt: HubRuntime, directory: () => SystemDirectory): Subgraph & { service: IntegrationsService } {
+  const service = createIntegrationsService(rt, directory);
+  return {
+    name: 'integrations',
+    typeDefs,
+    schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service) as never }]),
+    service,
+    start: () => service.startWorkers(),
+  };
+}

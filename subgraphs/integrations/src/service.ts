@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import cronParser from 'cron-parser';
+import { badInput, deterministicUuid, isHubError, notFound, upstreamError, type HubRuntime, type SystemDirectory } from '@hub/runtime';
+import { createIntegrationsStore, type IntegrationRow, type SyncRunRow } from './store.ts';
+
+const SYNC_QUEUE = 'integrations.sync';
+const SCHEDULE_QUEUE = 'integrations.scheduled-sync';
+const MAX_PAGE_SIZE = 1000;
+
+export interface RestResource {
+  path: string;
+  pagination: 'CURSOR' | 'OFFSET' | 'NONE';
+  pageSize: number;
+  dataField: string;
+  nextCursorField: string;
+  totalField: string;
+  cursorParam: string;
+  limitParam: string;
+  offsetParam: string;
+  idField: string;
+  maxPages: number;
+}
+
+export interface Schedule {
+  cron: string;
+  timezone: string;
+  enabled: boolean;
+}
+
+export interface CreateIntegrationInput {
+  externalSystemId: string;
+  name: string;
+  description?: string | null;
+  resource: RestResource;
+  syncSchedule?: Schedule | null;
+  configuration?: Record<string, unknown> | null;
+}
+
+function nextFire(s: Schedule, after = new Date()): Date {
+  return cronParser.parseExpression(s.cron, { tz: s.timezone, currentDate: after }).next().toDate();
+}
+
+function validSchedule(s: Schedule | null | undefined): Schedule | null {
+  if (!s) return null;
+  try {
+    nextFire(s);
+  } catch (err) {
+    throw badInput(`syncSchedule is not a valid cron expression or timezone: ${(err as Error).message}`, { field: 'syncSchedule' });
+  }
+  return { cron: s.cron.trim(), timezone: s.timezone, enabled: s.enabled };
+}
+
+function validResource(r: RestResource): RestResource {
+  if (!r.path.startsWith('/') || r.path.startsWith('//') || /[\s#]/.test(r.path)) {
+    throw badInput('resource.path must be a path on the system, starting with /', { field: 'resource.path' });
+  }
+  if (r.pageSize < 1 || r.pageSize > MAX_PAGE_SIZE) throw badInput(`resource.pageSize must be 1 to ${MAX_PAGE_SIZE}`, { field: 'resource.pageSize' });
+  if (r.maxPages < 1 || r.maxPages > 100_000) throw badInput('resource.maxPages must be 1 to 100000', { field: 'resource.maxPages' });
+  for (const f of ['dataField', 'idField', 'cursorParam', 'limitParam', 'offsetParam'] as const) {
+    if (!r[f]) throw badInput(`resource.${f} must not be empty`, { field: `resource.${f}` });
+  }
+  return r;
+}
+
+/** Reads a dotted path (`data.items`) from a JSON body. */
+function pick(body: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), body);
+}
+
+export function createIntegrationsService(rt: HubRuntime, directory: () => SystemDirectory) {
+  const store = createIntegrationsStore(rt.database.db);
+  const log = rt.log.child({ subgraph: 'integrations' });
+
+  async function get(id: string): Promise<IntegrationRow> {
+    const row = await store.byId(id);
+    if (!row) throw notFound('integration', id);
+    return row;
+  }
+
+  /** Queues the next scheduled fire; the job id is derived from the fire time, so sending it twice is harmless. */
+  async function queueNextFire(i: IntegrationRow) {
+    const s = i.syncSchedule;
+    if (!s?.enabled) return;
+    const at = nextFire(s);
+    await rt.jobs.send(SCHEDULE_QUEUE, { integrationId: i.id, version: i.scheduleVersion, at: at.toISOString() }, {
+      startAfter: at,
+      id: deterministicUuid('sync-schedule', i.id, String(i.scheduleVersion), at.toISOString()),
+    });
+  }
+
+  async function queueRun(i: IntegrationRow, trigger: 'MANUAL' | 'SCHEDULE', config: Record<string, unknown>): Promise<SyncRunRow> {
+    const run = await store.createRun({ id: randomUUID(), integrationId: i.id, trigger, status: 'QUEUED', config });
+    await rt.jobs.send(SYNC_QUEUE, { runId: run.id });
+    return run;
+  }
+
+  /** Pulls the resource page by page with the system's own authentication and stores what arrives. */
+  async function runSync(runId: string) {
+    const queued = await store.runById(runId);
+    if (!queued) return;
+    const run = await store.startRun(runId, new Date());
+    if (!run) return; // already finished (a duplicate delivery)
+    const integration = await get(run.integrationId);
+    const r = integration.resource as unknown as RestResource;
+    const maxPages = Math.min(r.maxPages, Number((run.config as { maxPages?: number }).maxPages ?? r.maxPages));
+    try {
+      const session = await directory().openSession(integration.externalSystemId);
+      await store.log(run, { level: 'INFO', message: `sync started from ${session.name}${r.path}`, data: { pagination: r.pagination } });
+      let cursor: string | null = null;
+      let offset = 0;
+      for (let page = 1; page <= maxPages; page++) {
+        const url = new URL(session.baseUrl + r.path);
+        if (r.pagination !== 'NONE') url.searchParams.set(r.limitParam, String(r.pageSize));
+        if (r.pagination === 'CURSOR' && cursor) url.searchParams.set(r.cursorParam, cursor);
+        if (r.pagination === 'OFFSET') url.searchParams.set(r.offsetParam, String(offset));
+        const res = await rt.http.request(integration.externalSystemId, {
+          method: 'GET',
+          url: url.toString(),
+          headers: { accept: 'application/json', ...session.headers },
+          tls: session.tls,
+        });
+        if (res.status < 200 || res.status >= 300) throw upstreamError(session.name, `answered HTTP ${res.status} for page ${page}`, { status: res.status });
+        let body: unknown;
+        try {
+          body = res.json();
+        } catch {
+          throw upstreamError(session.name, `sent a body that is not JSON on page ${page}`);
+        }
+        const items = pick(body, r.dataField);
+        if (!Array.isArray(items)) throw upstreamError(session.name, `the response has no array at "${r.dataField}" on page ${page}`);
+        const records: Array<{ externalId: string; data: Record<string, unknown> }> = [];
+        let skipped = 0;
+        for (const item of items) {
+          const id = item && typeof item === 'object' ? pick(item, r.idField) : undefined;
+          if (typeof id === 'string' || typeof id === 'number') records.push({ externalId: String(id), data: item as Record<string, unknown> });
+          else skipped++;
+        }
+        await store.storePage(run, records, {
+          level: skipped ? 'WARN' : 'INFO',
+          message: `page ${page}: ${records.length} records stored${skipped ? `, ${skipped} without "${r.idField}" skipped` : ''}`,
+          data: { page, received: items.length, stored: records.length, skipped },
+        }, skipped);
+        if (r.pagination === 'NONE' || items.length === 0) break;
+        if (r.pagination === 'CURSOR') {
+          const next = pick(body, r.nextCursorField);
+          if (next == null || next === '') break;
+          cursor = String(next);
+        } else {
+          offset += items.length;
+          const total = pick(body, r.totalField);
+          if ((typeof total === 'number' && offset >= total) || items.length < r.pageSize) break;
+        }
+        if (page === maxPages) await store.log(run, { level: 'WARN', message: `stopped at maxPages (${maxPages})` });
+      }
+      const done = (await store.runById(run.id))!;
+      await store.finishRun(done, true, null, new Date(), {
+        level: 'INFO',
+        message: `sync succeeded: ${done.recordsStored} records in ${done.pages} pages`,
+      });
+    } catch (err) {
+      const message = isHubError(err) ? err.message : 'unexpected error';
+      if (!isHubError(err)) log.error({ err, runId }, 'sync failed unexpectedly');
+      const current = (await store.runById(run.id)) ?? run;
+      await store.finishRun(current, false, message, new Date(), { level: 'ERROR', message: `sync failed: ${message}` });
+    }
+  }
+
+  const service = {
+    get,
+    byIds: (ids: readonly string[]) => store.byIds(ids),
+    list: (f?: { externalSystemId?: string | null; status?: string | null }) => store.list(f),
+    bySystems: (ids: readonly string[]) => store.bySystems(ids),
+    runs: (id: string, first: number) => store.runs(id, Math.max(1, Math.min(first, 500))),
+    run: (id: string) => store.runById(id),
+    logs: (id: string, first: number, runId?: string | null) => store.logs(id, Math.max(1, Math.min(first, 1000)), runId),
+    runLogs: (runId: string, first: number) => store.runLogs(runId, Math.max(1, Math.min(first, 1000))),
+    records: (id: string, first: number, after?: string | null) => store.records(id, Math.max(1, Math.min(first, 500)), after),
+    nextRunAt: (s: Schedule | null) => (s?.enabled ? nextFire(s) : null),
+
+    async create(input: CreateIntegrationInput): Promise<IntegrationRow> {
+      const name = input.name.trim();
+      if (!name || name.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
+      const resource = validResource(input.resource);
+      const schedule = validSchedule(input.syncSchedule);
+      if (!(await directory().exists(input.externalSystemId))) throw notFound('external system', input.externalSystemId);
+      const row = await store.insert({
+        id: randomUUID(),
+        externalSystemId: input.externalSystemId,
+        name,
+        description: input.description ?? null,
+        kind: 'REST_PULL',
+        resource: resource as unknown as Record<string, unknown>,
+        syncSchedule: schedule,
+        configuration: input.configuration ?? {},
+        status: 'ACTIVE',
+      });
+      await queueNextFire(row);
+      return row;
+    },
+
+    async setSchedule(integrationId: string, schedule: Schedule | null | undefined): Promise<IntegrationRow> {
+      await get(integrationId);
+      const row = await store.setSchedule(integrationId, validSchedule(schedule));
+      await queueNextFire(row);
+      return row;
+    },
+
+    async syncData(integrationId: string, config: { maxPages?: number | null } = {}): Promise<SyncRunRow> {
+      const i = await get(integrationId);
+      if (config.maxPages != null && config.maxPages < 1) throw badInput('config.maxPages must be at least 1', { field: 'config.maxPages' });
+      return queueRun(i, 'MANUAL', config.maxPages != null ? { maxPages: config.maxPages } : {});
+    },
+
+    async startWorkers() {
+      await rt.jobs.define<{ runId: string }>(SYNC_QUEUE, async ({ runId }) => runSync(runId), { retryLimit: 2, concurrency: 2 });
+      await rt.jobs.define<{ integrationId: string; version: number }>(
+        SCHEDULE_QUEUE,
+        async ({ integrationId, version }) => {
+          const i = await store.byId(integrationId);
+          // A schedule changed since this job was queued: the new one has its own chain.
+          if (!i || i.scheduleVersion !== version || !i.syncSchedule?.enabled) return;
+          await queueRun(i, 'SCHEDULE', {});
+          await queueNextFire(i);
+        },
+        { retryLimit: 3 },
+      );
+      for (const i of await store.scheduled()) await queueNextFire(i);
+    },
+  };
+  return service;
+}
+
+export type IntegrationsService = ReturnType<typeof createIntegrationsService>;

@@ -1,0 +1,1 @@
+export { createMappingsSubgraph, typeDefs } from './schema.ts';

@@ -1,0 +1,1 @@
+export { createMetricsSubgraph, typeDefs } from './schema.ts';

@@ -1,0 +1,2 @@
+export { createSystemsSubgraph, typeDefs } from './schema.ts';
+export type { SystemsService } from './service.ts';
