@@ -2,7 +2,7 @@ import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { execute, parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { toGraphQLError, type RequestContext } from '@hub/runtime';
+import { toGraphQLError, type Logger, type RequestContext } from '@hub/runtime';
 
 /**
  * Runs a subgraph fetch of the query plan inside this process: no HTTP, no JSON round trip. Documents are parsed
@@ -12,7 +12,10 @@ import { toGraphQLError, type RequestContext } from '@hub/runtime';
 export class InProcessDataSource implements GraphQLDataSource {
   private readonly documents = new LRUCache<string, DocumentNode | readonly GraphQLError[]>({ max: 2_000 });
 
-  constructor(readonly schema: GraphQLSchema) {}
+  constructor(
+    readonly schema: GraphQLSchema,
+    private readonly log: Logger,
+  ) {}
 
   async process({ request, context }: GraphQLDataSourceProcessOptions): Promise<GatewayGraphQLResponse> {
     const query = request.query!;
@@ -34,7 +37,14 @@ export class InProcessDataSource implements GraphQLDataSource {
     });
     return {
       data: result.data as Record<string, unknown> | null | undefined,
-      ...(result.errors?.length ? { errors: result.errors.map((e) => toGraphQLError(e).toJSON()) } : {}),
+      ...(result.errors?.length ? { errors: result.errors.map((e) => this.format(e)) } : {}),
     };
+  }
+
+  private format(e: GraphQLError) {
+    const mapped = toGraphQLError(e);
+    // Internal errors are hidden from clients; the operator still needs the cause.
+    if (mapped.extensions.code === 'INTERNAL') this.log.error({ err: e.originalError ?? e, path: e.path }, 'resolver failed');
+    return mapped.toJSON();
   }
 }

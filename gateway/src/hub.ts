@@ -12,7 +12,6 @@ import {
   openKeyValue,
   runsRole,
   SUBGRAPH_NAMES,
-  toGraphQLError,
   type HubConfig,
   type HubRuntime,
   type KeyValue,
@@ -26,6 +25,7 @@ import { createMappingsSubgraph } from '@hub/subgraph-mappings';
 import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
 import { InProcessDataSource } from './datasource.ts';
+import { errorMasker, useErrorCodes } from './errors.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
 import { composeSupergraph, fetchSubgraphSdl, type SubgraphSource } from './supergraph.ts';
 
@@ -51,10 +51,6 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
     events: () => createEventsSubgraph(rt),
   };
   return names.map((n) => factories[n]());
-}
-
-function maskError(err: unknown) {
-  return toGraphQLError(err);
 }
 
 /** The gateway: local subgraphs run in process; the others are reached over HTTP and recomposed when they change. */
@@ -113,7 +109,7 @@ async function createGateway(config: HubConfig, local: Subgraph[], log: Logger):
     buildService: ({ name, url }) => {
       urls[name] = url ?? '';
       const localSubgraph = url?.startsWith(IN_PROCESS) ? localByName.get(url.slice(IN_PROCESS.length)) : undefined;
-      if (localSubgraph) return new InProcessDataSource(localSubgraph.schema);
+      if (localSubgraph) return new InProcessDataSource(localSubgraph.schema, log);
       return new RemoteGraphQLDataSource({ url });
     },
   });
@@ -164,18 +160,18 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       },
     });
     yoga = createYoga({
-      plugins: [useApolloFederation({ gateway, logger: log as never })],
+      plugins: [useApolloFederation({ gateway, logger: log as never }), useErrorCodes()],
       graphqlEndpoint: '/graphql',
       graphiql: { title: 'Care-home integration hub' },
       landingPage: false,
-      maskedErrors: { maskError },
+      maskedErrors: { maskError: errorMasker(log) },
       logging: false,
       context: ({ request }) => ({ requestId: request.headers.get('x-request-id') ?? undefined }),
     });
   } else {
     // A subgraph-only process serves its subgraph's schema for a gateway elsewhere.
     const only = subgraphs[0]!;
-    yoga = createYoga({ schema: only.schema, graphqlEndpoint: '/graphql', graphiql: false, landingPage: false, maskedErrors: { maskError }, logging: false, context: () => ({ loaders: new Map() }) });
+    yoga = createYoga({ schema: only.schema, graphqlEndpoint: '/graphql', graphiql: false, landingPage: false, maskedErrors: { maskError: errorMasker(log) }, logging: false, context: () => ({ loaders: new Map() }) });
     if (subgraphs.length > 1) log.warn('a subgraph-only process serves its first role only; give each subgraph its own process');
   }
 

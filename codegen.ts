@@ -1,0 +1,24 @@
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+/**
+ * Typed operations from the composed API schema (schema/api.graphql, kept current by npm run schema:check).
+ * The tests use them; frontend apps can point the same config at their own documents.
+ */
+const config: CodegenConfig = {
+  schema: 'schema/api.graphql',
+  documents: ['test/operations/**/*.graphql'],
+  generates: {
+    'test/generated/graphql.ts': {
+      plugins: ['typescript', 'typescript-operations', 'typed-document-node'],
+      config: {
+        scalars: { DateTime: 'string', JSON: 'unknown' },
+        enumsAsTypes: true,
+        avoidOptionals: { field: true, inputValue: false, object: true },
+        useTypeImports: true,
+      },
+    },
+  },
+  silent: true,
+};
+
+export default config;

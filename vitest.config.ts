@@ -1,0 +1,26 @@
+import { createRequire } from 'node:module';
+import { defineConfig } from 'vitest/config';
+
+// Node loads graphql's CommonJS build for the federation packages; vite would pick its ESM build for our code,
+// and two copies of graphql refuse each other's schemas. Point both at the one Node uses.
+const graphql = createRequire(import.meta.url).resolve('graphql');
+
+/**
+ * Two projects: `embedded` (PGlite, in-process Redis equivalents: what a newcomer gets) always runs; `services`
+ * (the real PostgreSQL and Redis of this machine) runs the hub suites again when HUB_TEST_SERVICES=1, as .ci/run sets.
+ */
+const services = process.env.HUB_TEST_SERVICES === '1';
+
+export default defineConfig({
+  resolve: { alias: [{ find: /^graphql$/, replacement: graphql }] },
+  test: {
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    projects: [
+      { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts'], env: { HUB_TEST_BACKEND: 'embedded' } } },
+      ...(services
+        ? [{ extends: true, test: { name: 'services', include: ['test/hub/**/*.test.ts'], env: { HUB_TEST_BACKEND: 'services' } } }]
+        : []),
+    ],
+  },
+});
