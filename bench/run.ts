@@ -119,6 +119,23 @@ async function checkAnswers(targets: { target: TargetName; query: QueryName; end
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * How busy the machine is before any server starts (0..1 over all cores). On a small shared box a test run or
+ * build elsewhere takes cores from the servers, so the report says how quiet the machine was.
+ */
+async function backgroundCpuBusy(ms = 1_000): Promise<number> {
+  const sample = () =>
+    os.cpus().reduce(
+      (acc, c) => ({ idle: acc.idle + c.times.idle, total: acc.total + Object.values(c.times).reduce((a, b) => a + b, 0) }),
+      { idle: 0, total: 0 },
+    );
+  const before = sample();
+  await pause(ms);
+  const after = sample();
+  const total = after.total - before.total;
+  return total > 0 ? Math.round((1 - (after.idle - before.idle) / total) * 100) / 100 : 0;
+}
+
 async function runCases(targets: { target: TargetName; query: QueryName; endpoint: string }[]): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const query of ['single', 'join'] as const) {
@@ -165,6 +182,8 @@ async function main(): Promise<number> {
   console.log(`care-home integration hub: gateway bench (${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.seconds} s per case)`);
   console.log(`machine: ${cpus.length} CPU cores (${cpus[0]?.model.trim() ?? 'unknown'}), node ${process.version}`);
   console.log(`note: the load generator and every server share these ${cpus.length} cores, so absolute numbers understate a real deployment; compare the ratios.`);
+  const busy = await backgroundCpuBusy();
+  console.log(`background CPU use before start: ${Math.round(busy * 100)}%${busy > 0.2 ? ' (other processes are competing for the cores: expect noisy numbers)' : ''}`);
 
   database = await openBenchDatabase();
   console.log(`database: ${database.description}`);
@@ -209,6 +228,7 @@ async function main(): Promise<number> {
       node: process.version,
       platform: `${os.platform()} ${os.release()}`,
       note: `load generator and all ${Object.keys(subgraphs).length + 2} server processes share ${cpus.length} cores`,
+      backgroundCpuBusyBeforeStart: busy,
     },
     database: { kind: 'postgres', version: database.serverVersion, createdByBench: database.created },
     redis: process.env.REDIS_URL ? 'redis (REDIS_URL)' : 'none',
