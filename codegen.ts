@@ -13,7 +13,6 @@ const config: CodegenConfig = {
       config: {
         scalars: { DateTime: 'string', JSON: 'unknown' },
         enumsAsTypes: true,
-        avoidOptionals: { field: true, inputValue: false, object: true },
         useTypeImports: true,
       },
     },

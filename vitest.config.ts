@@ -19,7 +19,7 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts'], env: { HUB_TEST_BACKEND: 'embedded' } } },
       ...(services
-        ? [{ extends: true, test: { name: 'services', include: ['test/hub/**/*.test.ts'], env: { HUB_TEST_BACKEND: 'services' } } }]
+        ? [{ extends: true as const, test: { name: 'services', include: ['test/hub/**/*.test.ts'], env: { HUB_TEST_BACKEND: 'services' } } }]
         : []),
     ],
   },

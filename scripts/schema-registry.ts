@@ -45,8 +45,8 @@ export interface Composed {
 
 export function compose(subgraphs: SubgraphSdl[]): Composed {
   const result = composeServices(subgraphs.map((s) => ({ name: s.name, url: `inproc://${s.name}`, typeDefs: s.typeDefs })));
-  if (result.errors?.length) {
-    throw new Error(`the supergraph does not compose:\n${result.errors.map((e) => `  - ${e.message}`).join('\n')}`);
+  if (result.errors?.length || !result.schema || !result.supergraphSdl) {
+    throw new Error(`the supergraph does not compose:\n${(result.errors ?? []).map((e) => `  - ${e.message}`).join('\n')}`);
   }
   const apiSchema = printSchema(lexicographicSortSchema(result.schema.toAPISchema().toGraphQLJSSchema()));
   const files: Record<string, string> = {

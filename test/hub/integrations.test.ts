@@ -77,7 +77,7 @@ describe('integrations', () => {
       [{ syncSchedule: { cron: '* * * * *', timezone: 'Mars/Olympus' } }, /timezone|cron/],
       [{ name: '' }, /name/],
     ] as const) {
-      const r = await hub.gql(CreateIntegrationDocument, { input: { externalSystemId: systemId, name: 'bad', resource: { path: '/residents' }, ...over } as CreateIntegrationInput });
+      const r = await hub.gql(CreateIntegrationDocument, { input: { ...{ externalSystemId: systemId, name: 'bad', resource: { path: '/residents' } }, ...over } as CreateIntegrationInput });
       expect(r.errors?.[0]?.extensions?.code, JSON.stringify(over)).toBe('BAD_USER_INPUT');
       expect(r.errors?.[0]?.message).toMatch(msg);
     }

@@ -24,7 +24,7 @@ export interface TestHub {
   gql<T, V>(doc: TypedDocumentNode<T, V>, variables?: V): Promise<GraphQLResult<T>>;
   /** Like gql, but fails the test on any error and returns the data. */
   ok<T, V>(doc: TypedDocumentNode<T, V>, variables?: V): Promise<T>;
-  raw(body: string | Buffer, headers?: Record<string, string>, path?: string): Promise<Response>;
+  raw(body: string, headers?: Record<string, string>, path?: string): Promise<Response>;
   rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Stops the hub and starts it again on the same database. */
   restart(): Promise<void>;
