@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { startGenericRestSimulator, type GenericRestSimulator } from '@hub/simulators';
@@ -88,5 +89,33 @@ describe('nothing is lost across a restart', () => {
     // The credentials sealed before the restart still open: a new sync authenticates with them.
     const again = await finished((await hub.ok(SyncDataDocument, { id: i.id })).syncData.id);
     expect(again).toMatchObject({ status: 'SUCCEEDED', recordsStored: 237 });
+  });
+});
+
+describe('vault key rotation', () => {
+  it('opens credentials sealed under an old key, and re-seals them under the new one', async () => {
+    const { registerExternalSystem: sys } = await hub.ok(RegisterSystemDocument, {
+      input: { name: 'rotating', type: 'INSURER', endpoint: sim.url, authentication: { kind: 'BASIC' } },
+    });
+    await hub.ok(ConnectDocument, { id: sys.id, credentials: { username: 'care', password: PASSWORD } });
+    const sealedUnder = async () => {
+      const r = (await hub.hub.runtime!.database.db.execute(sql.raw(`select key_id from systems.credentials where system_id = '${sys.id}'`))) as unknown as { rows?: Array<{ key_id: string }> } & Array<{ key_id: string }>;
+      return (r.rows ?? r)[0]!.key_id;
+    };
+    expect(await sealedUnder()).toBe('test');
+
+    const oldKeys = hub.config.vaultKeys!;
+    await hub.restart({ VAULT_KEYS: `next:${randomBytes(32).toString('base64')},${oldKeys}` });
+    const { createIntegration: i } = await hub.ok(CreateIntegrationDocument, { input: { externalSystemId: sys.id, name: 'rotating residents', resource: { path: '/residents', pageSize: 200 } } });
+    expect((await finished((await hub.ok(SyncDataDocument, { id: i.id })).syncData.id)).status).toBe('SUCCEEDED');
+
+    const systems = hub.hub.subgraphs.find((s) => s.name === 'systems') as unknown as { service: { rotateCredentials(): Promise<number> } };
+    expect(await systems.service.rotateCredentials()).toBeGreaterThanOrEqual(1);
+    expect(await sealedUnder()).toBe('next');
+    expect(await systems.service.rotateCredentials()).toBe(0);
+
+    // Without the old key at all, the re-sealed credentials still open.
+    await hub.restart({ VAULT_KEYS: hub.hub.runtime!.config.vaultKeys!.split(',')[0]! });
+    expect((await finished((await hub.ok(SyncDataDocument, { id: i.id })).syncData.id)).status).toBe('SUCCEEDED');
   });
 });

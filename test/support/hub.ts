@@ -26,8 +26,8 @@ export interface TestHub {
   ok<T, V>(doc: TypedDocumentNode<T, V>, variables?: V): Promise<T>;
   raw(body: string, headers?: Record<string, string>, path?: string): Promise<Response>;
   rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  /** Stops the hub and starts it again on the same database. */
-  restart(): Promise<void>;
+  /** Stops the hub and starts it again on the same database, optionally with changed configuration. */
+  restart(env?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,7 +35,7 @@ export interface TestHub {
  * A hub for one test file: its own database (a fresh PostgreSQL database, or a PGlite folder), its own
  * Redis key prefix, a vault key, and an outbound allow-list for the local simulators only.
  */
-export async function startTestHub(env: Record<string, string> = {}): Promise<TestHub> {
+export async function startTestHub(extra: Record<string, string> = {}): Promise<TestHub> {
   const tag = randomBytes(6).toString('hex');
   let dataDir: string | undefined;
   let dbName: string | undefined;
@@ -63,7 +63,7 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
     dataDir = mkdtempSync(join(tmpdir(), 'hub-test-'));
     base.DATA_DIR = dataDir;
   }
-  const config = loadConfig({ ...base, ...env } as NodeJS.ProcessEnv);
+  const config = loadConfig({ ...base, ...extra } as NodeJS.ProcessEnv);
   const log = createLogger(config.logLevel);
   let hub = await startHub(config, log);
 
@@ -106,9 +106,9 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
       }
       return { status: res.status, body: parsed as any };
     },
-    async restart() {
+    async restart(env = {}) {
       await hub.close();
-      hub = await startHub({ ...config, port: 0 }, log);
+      hub = await startHub(loadConfig({ ...base, ...extra, ...env } as NodeJS.ProcessEnv), log);
     },
     async close() {
       await hub.close();
