@@ -72,10 +72,10 @@ async function startSubgraphs(env: NodeJS.ProcessEnv): Promise<Record<(typeof SU
   return started as Record<(typeof SUBGRAPHS)[number], ServerProcess>;
 }
 
-async function startHubProcess(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const hub = startServer('hub', 'gateway/src/main.ts', await freePort(), { ...env, ROLE: 'all' });
+async function startHubProcess(env: NodeJS.ProcessEnv, name: string, workers: number): Promise<ServerProcess> {
+  const hub = startServer(name, 'gateway/src/main.ts', await freePort(), { ...env, ROLE: 'all', WORKERS: String(workers) });
   await waitReady(hub, readyzProbe);
-  console.log(`  ${'hub'.padEnd(12)} ${hub.url}/graphql (ROLE=all, pid ${hub.child.pid})`);
+  console.log(`  ${name.padEnd(12)} ${hub.url}/graphql (ROLE=all, WORKERS=${workers}, pid ${hub.child.pid})`);
   return hub;
 }
 
@@ -136,16 +136,18 @@ async function backgroundCpuBusy(ms = 1_000): Promise<number> {
   return total > 0 ? Math.round((1 - (after.idle - before.idle) / total) * 100) / 100 : 0;
 }
 
+const HUB_WORKERS = Number(process.env.BENCH_HUB_WORKERS ?? os.cpus().length);
+
 async function runCases(targets: { target: TargetName; query: QueryName; endpoint: string }[]): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const query of ['single', 'join'] as const) {
-    for (const target of ['subgraph', 'hub', 'baseline'] as const) {
+    for (const target of ['subgraph', 'hub', 'hub-1-process', 'baseline'] as const) {
       const t = targets.find((x) => x.target === target && x.query === query);
       if (!t) {
         results.push({ target, query, measurement: null, note: 'n/a: the join spans two subgraphs, so no single subgraph can answer it' });
         continue;
       }
-      process.stdout.write(`  ${target.padEnd(9)} ${query.padEnd(7)} ${settings.warmupSeconds} s warm-up + ${settings.seconds} s ... `);
+      process.stdout.write(`  ${target.padEnd(13)} ${query.padEnd(7)} ${settings.warmupSeconds} s warm-up + ${settings.seconds} s ... `);
       const measurement = await measure(t.endpoint, QUERIES[query], settings);
       console.log(`${measurement.requestsPerSecond.toFixed(1)} req/s, p99 ${measurement.latencyP99Ms} ms`);
       results.push({ target, query, measurement });
@@ -192,7 +194,9 @@ async function main(): Promise<number> {
 
   console.log('\nstarting servers:');
   const subgraphs = await startSubgraphs(env);
-  const hub = await startHubProcess(env);
+  // The hub as deployed on this machine: one worker per core on one port (node:cluster), and the same hub in one process.
+  const hub = await startHubProcess(env, 'hub', HUB_WORKERS);
+  const hubOne = await startHubProcess(env, 'hub-1-process', 1);
   const seeded = await seed(`${hub.url}/graphql`);
   console.log(`  seeded ${seeded.systems} external systems and ${seeded.integrations} integrations through the hub's API`);
   const baseline = await startBaseline(env, subgraphs);
@@ -201,14 +205,16 @@ async function main(): Promise<number> {
     { target: 'subgraph', query: 'single', endpoint: `${subgraphs.systems.url}/graphql` },
     { target: 'hub', query: 'single', endpoint: `${hub.url}/graphql` },
     { target: 'baseline', query: 'single', endpoint: `${baseline.url}/graphql` },
+    { target: 'hub-1-process', query: 'single', endpoint: `${hubOne.url}/graphql` },
     { target: 'hub', query: 'join', endpoint: `${hub.url}/graphql` },
+    { target: 'hub-1-process', query: 'join', endpoint: `${hubOne.url}/graphql` },
     { target: 'baseline', query: 'join', endpoint: `${baseline.url}/graphql` },
   ];
   await checkAnswers(targets);
 
   console.log('\nmeasuring:');
   const results = await runCases(targets);
-  const crashed = [hub, baseline, ...Object.values(subgraphs)].filter((s) => s.hasExited).map((s) => `${s.name} exited during the run`);
+  const crashed = [hub, hubOne, baseline, ...Object.values(subgraphs)].filter((s) => s.hasExited).map((s) => `${s.name} exited during the run`);
   const problems = [
     ...crashed,
     ...results.flatMap((r) => (r.measurement ? problemsOf(r.measurement).map((p) => `${r.target}/${r.query}: ${p}`) : [])),

@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Measurement } from './load.ts';
 
-export type TargetName = 'subgraph' | 'hub' | 'baseline';
+/** `hub` runs WORKERS processes (one per core, as deployed); `hub-1-process` is the same hub in one process. */
+export type TargetName = 'subgraph' | 'hub' | 'hub-1-process' | 'baseline';
 export type QueryName = 'single' | 'join';
 
 export interface CaseResult {
@@ -32,6 +33,8 @@ export function computeRatios(results: CaseResult[]) {
   const perQuery = (q: QueryName) => ({
     hubOverBaselineThroughput: ratio(find(results, 'hub', q)?.requestsPerSecond, find(results, 'baseline', q)?.requestsPerSecond),
     hubP99OverBaselineP99: ratio(find(results, 'hub', q)?.latencyP99Ms, find(results, 'baseline', q)?.latencyP99Ms),
+    hubOneProcessOverBaselineThroughput: ratio(find(results, 'hub-1-process', q)?.requestsPerSecond, find(results, 'baseline', q)?.requestsPerSecond),
+    hubOneProcessP99OverBaselineP99: ratio(find(results, 'hub-1-process', q)?.latencyP99Ms, find(results, 'baseline', q)?.latencyP99Ms),
   });
   return {
     single: {
@@ -86,6 +89,7 @@ export function printTable(results: CaseResult[]): void {
 export function printRatiosAndGoals(ratios: ReturnType<typeof computeRatios>, goals: ReturnType<typeof evaluateGoals>): void {
   const x = (v: number | null) => (v === null ? 'n/a' : `${v}x`);
   console.log(`\nhub / baseline throughput: single ${x(ratios.single.hubOverBaselineThroughput)}, join ${x(ratios.join.hubOverBaselineThroughput)}`);
+  console.log(`hub in one process / baseline throughput: single ${x(ratios.single.hubOneProcessOverBaselineThroughput)}, join ${x(ratios.join.hubOneProcessOverBaselineThroughput)}`);
   console.log(`hub / subgraph-direct throughput (single): ${x(ratios.single.hubOverSubgraphThroughput)}`);
   console.log(`hub p99 / baseline p99: single ${x(ratios.single.hubP99OverBaselineP99)}, join ${x(ratios.join.hubP99OverBaselineP99)}`);
   console.log('\ngoals:');

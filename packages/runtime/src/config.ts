@@ -32,6 +32,7 @@ const envSchema = z.object({
   JOB_POLL_SECONDS: z.coerce.number().min(0.5).default(2),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+  WORKERS: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export interface HubConfig {
@@ -56,6 +57,8 @@ export interface HubConfig {
   shutdownGraceMs: number;
   /** Requests per minute per client at the gateway; 0 turns the limiter off. */
   rateLimitPerMinute: number;
+  /** Processes `npm start` forks, sharing one port (node:cluster); more than one needs DATABASE_URL. */
+  workers: number;
 }
 
 /** Reads and validates the environment once; a bad value stops the process with a message naming the variable. */
@@ -75,6 +78,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   for (const name of SUBGRAPH_NAMES) {
     const url = env[`SUBGRAPH_${name.toUpperCase()}_URL`];
     if (url) subgraphUrls[name] = url;
+  }
+  if (e.WORKERS > 1 && !e.DATABASE_URL) {
+    throw new Error('invalid configuration:\n  WORKERS: more than one worker needs DATABASE_URL (embedded PGlite belongs to one process)');
   }
   return {
     env: e.NODE_ENV,
@@ -96,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jobPollSeconds: e.JOB_POLL_SECONDS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    workers: e.WORKERS,
     ...overrides,
   };
 }
