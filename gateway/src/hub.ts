@@ -204,10 +204,13 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       closing ??= (async () => {
         // Stop taking requests, let in-flight ones finish (up to the grace period), then close the pools.
         const closed = new Promise<void>((r) => server.close(() => r()));
+        // A keep-alive connection busy now goes idle once its response is sent: keep sweeping until all are gone.
         server.closeIdleConnections();
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
         await closed;
         clearTimeout(grace);
+        clearInterval(sweep);
         await gateway?.stop().catch(() => {});
         await runtime?.close();
         if (ownKv) await kv?.close();

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import { integrations, syncedRecords, syncLogs, syncRuns, type Schema } from '@hub/db';
 import type { Db } from '@hub/runtime';
 
@@ -8,6 +8,19 @@ export type SyncLogRow = typeof syncLogs.$inferSelect;
 export type LogEntry = { level: 'INFO' | 'WARN' | 'ERROR'; message: string; data?: Record<string, unknown> };
 
 export function createIntegrationsStore(db: Db<Schema>) {
+  // The hot reads are prepared once: drizzle builds their SQL a single time and the server plans it once.
+  const all = db.select().from(integrations).orderBy(asc(integrations.createdAt), asc(integrations.id)).prepare('integrations_all');
+  const someById = db
+    .select()
+    .from(integrations)
+    .where(sql`${integrations.id} = any(${sql.placeholder('ids')}::uuid[])`)
+    .prepare('integrations_by_ids');
+  const ofSystems = db
+    .select()
+    .from(integrations)
+    .where(sql`${integrations.externalSystemId} = any(${sql.placeholder('ids')}::uuid[])`)
+    .orderBy(asc(integrations.createdAt))
+    .prepare('integrations_of_systems');
   return {
     async insert(row: typeof integrations.$inferInsert): Promise<IntegrationRow> {
       const [r] = await db.insert(integrations).values(row).returning();
@@ -19,9 +32,10 @@ export function createIntegrationsStore(db: Db<Schema>) {
     },
     async byIds(ids: readonly string[]): Promise<IntegrationRow[]> {
       if (!ids.length) return [];
-      return db.select().from(integrations).where(inArray(integrations.id, [...ids]));
+      return someById.execute({ ids: [...ids] });
     },
     async list(f: { externalSystemId?: string | null; status?: string | null } = {}): Promise<IntegrationRow[]> {
+      if (!f.externalSystemId && !f.status) return all.execute();
       const where: SQL[] = [];
       if (f.externalSystemId) where.push(eq(integrations.externalSystemId, f.externalSystemId));
       if (f.status) where.push(eq(integrations.status, f.status));
@@ -29,7 +43,7 @@ export function createIntegrationsStore(db: Db<Schema>) {
     },
     async bySystems(systemIds: readonly string[]): Promise<IntegrationRow[]> {
       if (!systemIds.length) return [];
-      return db.select().from(integrations).where(inArray(integrations.externalSystemId, [...systemIds])).orderBy(asc(integrations.createdAt));
+      return ofSystems.execute({ ids: [...systemIds] });
     },
     async scheduled(): Promise<IntegrationRow[]> {
       return db.select().from(integrations).where(sql`(${integrations.syncSchedule} ->> 'enabled')::boolean is true`);

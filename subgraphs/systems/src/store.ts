@@ -1,4 +1,4 @@
-import { and, desc, eq, ilike, inArray, type SQL } from 'drizzle-orm';
+import { and, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
 import { externalSystems, healthChecks, systemCredentials, type Schema } from '@hub/db';
 import type { Db } from '@hub/runtime';
 
@@ -25,6 +25,13 @@ export interface HealthOutcome {
 
 /** Queries of the systems tables. Nothing outside the systems subgraph touches them. */
 export function createSystemsStore(db: Db<Schema>) {
+  // The hot reads are prepared once: drizzle builds their SQL a single time and the server plans it once.
+  const all = db.select().from(externalSystems).orderBy(externalSystems.name).prepare('systems_all');
+  const someById = db
+    .select()
+    .from(externalSystems)
+    .where(sql`${externalSystems.id} = any(${sql.placeholder('ids')}::uuid[])`)
+    .prepare('systems_by_ids');
   return {
     async insert(row: NewSystemRow): Promise<SystemRow> {
       const [r] = await db.insert(externalSystems).values(row).returning();
@@ -36,13 +43,14 @@ export function createSystemsStore(db: Db<Schema>) {
     },
     async byIds(ids: readonly string[]): Promise<SystemRow[]> {
       if (ids.length === 0) return [];
-      return db.select().from(externalSystems).where(inArray(externalSystems.id, [...ids]));
+      return someById.execute({ ids: [...ids] });
     },
     async byName(name: string): Promise<SystemRow | undefined> {
       const [r] = await db.select().from(externalSystems).where(eq(externalSystems.name, name));
       return r;
     },
     async list(f: SystemFilter = {}): Promise<SystemRow[]> {
+      if (!f.type && !f.status && !f.nameContains) return all.execute();
       const where: SQL[] = [];
       if (f.type) where.push(eq(externalSystems.type, f.type));
       if (f.status) where.push(eq(externalSystems.status, f.status));
