@@ -189,7 +189,7 @@ export function createSystemsService(rt: HubRuntime) {
       if (!creds) throw conflict(`external system ${systemId} is not connected`, { id: systemId, status: system.status });
       const outcome = await probe(system, creds, trigger);
       // A failed check keeps the credentials and the schedule: the system may come back.
-      return store.recordHealth(system.id, { ...outcome, connected: outcome.ok }, undefined);
+      return store.recordHealth(system.id, { ...outcome, connected: outcome.ok }, undefined, true);
     },
 
     /** Authenticates with the stored credentials; used to sync data from the system. */

@@ -70,8 +70,13 @@ export function createSystemsStore(db: Db<Schema>) {
       return new Set(rows.map((r) => r.id));
     },
     /** The outcome of a health check or handshake, its history row and (on a successful connect) the sealed credentials, in one transaction. */
-    async recordHealth(systemId: string, o: HealthOutcome, sealed?: { sealed: string; keyId: string }): Promise<SystemRow> {
+    async recordHealth(systemId: string, o: HealthOutcome, sealed?: { sealed: string; keyId: string }, onlyIfConnected = false): Promise<SystemRow> {
       return db.transaction(async (tx) => {
+        // A check that was under way when the system was disconnected must not bring its status back.
+        if (onlyIfConnected) {
+          const [c] = await tx.select({ id: systemCredentials.systemId }).from(systemCredentials).where(eq(systemCredentials.systemId, systemId)).for('update');
+          if (!c) return (await tx.select().from(externalSystems).where(eq(externalSystems.id, systemId)))[0]!;
+        }
         if (sealed) {
           await tx
             .insert(systemCredentials)
