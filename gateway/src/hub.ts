@@ -27,6 +27,8 @@ import { createEventsSubgraph } from '@hub/subgraph-events';
 import { InProcessDataSource } from './datasource.ts';
 import { errorMasker, useErrorCodes } from './errors.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
+import { attachSubscriptions } from './subscriptions.ts';
+import type { EventsService } from '@hub/subgraph-events';
 import { composeSupergraph, fetchSubgraphSdl, type SubgraphSource } from './supergraph.ts';
 
 export interface Hub {
@@ -166,7 +168,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       landingPage: false,
       maskedErrors: { maskError: errorMasker(log) },
       logging: false,
-      context: ({ request }) => ({ requestId: request.headers.get('x-request-id') ?? undefined }),
+      // Over graphql-ws there is no fetch Request, only the upgrade request.
+      context: ({ request, req }: { request?: Request; req?: { headers: Record<string, unknown> } }) => ({
+        requestId: request?.headers.get('x-request-id') ?? (req?.headers['x-request-id'] as string | undefined),
+      }),
     });
   } else {
     // A subgraph-only process serves its subgraph's schema for a gateway elsewhere.
@@ -186,6 +191,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     rateLimitPerMinute: config.rateLimitPerMinute,
   });
   server.keepAliveTimeout = 65_000;
+  const events = (subgraphs.find((s) => s.name === 'events') as { service?: EventsService } | undefined)?.service;
+  const ws = gatewayRole ? attachSubscriptions(server, yoga, events, log) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -204,6 +211,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       closing ??= (async () => {
         // Stop taking requests, let in-flight ones finish (up to the grace period), then close the pools.
         const closed = new Promise<void>((r) => server.close(() => r()));
+        await ws?.close();
         // A keep-alive connection busy now goes idle once its response is sent: keep sweeping until all are gone.
         server.closeIdleConnections();
         const sweep = setInterval(() => server.closeIdleConnections(), 100);

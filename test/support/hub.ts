@@ -49,7 +49,10 @@ export async function startTestHub(extra: Record<string, string> = {}): Promise<
     HEALTH_CHECK_INTERVAL_SECONDS: '3600',
     SHUTDOWN_GRACE_MS: '2000',
   };
-  if (backend === 'services') {
+  if (backend === 'services' && extra.DATABASE_URL) {
+    // A second process of the same deployment: it shares the first one's database and Redis prefix.
+    base.REDIS_URL = REDIS_URL;
+  } else if (backend === 'services') {
     dbName = `hub_test_${tag}`;
     const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
     await admin.unsafe(`create database ${dbName}`);

@@ -33,6 +33,7 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  EVENTS_LOG_POLL_MS: z.coerce.number().int().min(50).default(1000),
 });
 
 export interface HubConfig {
@@ -59,6 +60,8 @@ export interface HubConfig {
   rateLimitPerMinute: number;
   /** Processes `npm start` forks, sharing one port (node:cluster); more than one needs DATABASE_URL. */
   workers: number;
+  /** How often a live subscriber also reads the log, in case the bus dropped a message. */
+  eventsLogPollMs: number;
 }
 
 /** Reads and validates the environment once; a bad value stops the process with a message naming the variable. */
@@ -103,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     workers: e.WORKERS,
+    eventsLogPollMs: e.EVENTS_LOG_POLL_MS,
     ...overrides,
   };
 }

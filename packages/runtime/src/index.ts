@@ -10,3 +10,4 @@ export * from './ports.ts';
 export * from './runtime.ts';
 export * from './vault.ts';
 export * from './outbound/index.ts';
+export * from './bus.ts';

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HubConfig } from './config.ts';
+import { memoryBus, redisBus, type EventBus } from './bus.ts';
 import { openDatabase, type Database } from './db.ts';
 import { startJobQueue, type JobQueue } from './jobs.ts';
 import { openKeyValue, type KeyValue } from './kv.ts';
@@ -26,6 +27,8 @@ export interface HubRuntime<TSchema extends Record<string, unknown> = any> {
   http: HttpClient;
   auth: ReturnType<typeof createAuthenticator>;
   vault: ReturnType<typeof createVault>;
+  /** Live fan-out of committed events to every hub process (Redis Streams with REDIS_URL, in-process without). */
+  bus: EventBus;
   metrics: Registry;
   close(): Promise<void>;
 }
@@ -61,6 +64,7 @@ export async function createRuntime<TSchema extends Record<string, unknown>>(
   });
   const auth = createAuthenticator(http);
   const vault = createVault(parseVaultKeys(config.vaultKeys ?? localVaultKey(config, log)));
+  const bus = kv.redis ? await redisBus(kv.redis, `${config.redisPrefix}events`, log) : memoryBus();
 
   return {
     config,
@@ -72,8 +76,10 @@ export async function createRuntime<TSchema extends Record<string, unknown>>(
     http,
     auth,
     vault,
+    bus,
     metrics,
     async close() {
+      await bus.close();
       await jobs.stop().catch((err) => log.warn({ err }, 'job queue did not stop cleanly'));
       await http.close();
       await kv.close();

@@ -1,1 +1,3 @@
-export { createEventsSubgraph, typeDefs } from './schema.ts';
+export { createEventsSubgraph, parseFromSequence, typeDefs } from './schema.ts';
+export type { EventsService } from './service.ts';
+export type { EventFilter, EventRow } from './store.ts';

@@ -1,0 +1,87 @@
+import type { RedisClientType } from 'redis';
+import type { Logger } from './logger.ts';
+
+/** What the bus carries: a committed event of the log, as JSON-safe data. */
+export interface BusEvent {
+  sequence: number;
+  id: string;
+  [field: string]: unknown;
+}
+
+/**
+ * Fans committed events out to every hub process for live subscribers. Postgres stays the source of truth:
+ * the bus only says "these sequences are committed", and a reader that misses any fills the gap from the log.
+ */
+export interface EventBus {
+  kind: 'redis' | 'memory';
+  publish(events: BusEvent[]): Promise<void>;
+  /** Every event published by any process, in sequence order per publisher. Returns an unsubscribe. */
+  subscribe(listener: (events: BusEvent[]) => void): () => void;
+  close(): Promise<void>;
+}
+
+export function memoryBus(): EventBus {
+  const listeners = new Set<(e: BusEvent[]) => void>();
+  return {
+    kind: 'memory',
+    async publish(events) {
+      for (const l of listeners) l(events);
+    },
+    subscribe(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    async close() {
+      listeners.clear();
+    },
+  };
+}
+
+/**
+ * Redis Streams: one XADD per published batch (capped, approximate MAXLEN), one blocking XREAD loop per process
+ * on its own connection, delivering to the local listeners.
+ */
+export async function redisBus(client: RedisClientType, key: string, log: Logger, maxLen = 100_000): Promise<EventBus> {
+  const reader = client.duplicate();
+  reader.on('error', () => {});
+  await reader.connect();
+  const listeners = new Set<(e: BusEvent[]) => void>();
+  let closed = false;
+  let lastId = '$';
+  const loop = (async () => {
+    while (!closed) {
+      try {
+        const res = await reader.xRead({ key, id: lastId }, { BLOCK: 1000, COUNT: 1000 });
+        if (!res) continue;
+        for (const stream of res as Array<{ messages: Array<{ id: string; message: Record<string, string> }> }>) {
+          for (const m of stream.messages) {
+            lastId = m.id;
+            const events = JSON.parse(m.message.e!) as BusEvent[];
+            for (const l of listeners) l(events);
+          }
+        }
+      } catch (err) {
+        if (closed) break;
+        log.warn({ err }, 'event bus read failed; retrying');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  })();
+  return {
+    kind: 'redis',
+    async publish(events) {
+      if (!events.length) return;
+      await client.xAdd(key, '*', { e: JSON.stringify(events) }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: maxLen } });
+    },
+    subscribe(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    async close() {
+      closed = true;
+      listeners.clear();
+      await reader.quit().catch(() => reader.destroy());
+      await loop;
+    },
+  };
+}

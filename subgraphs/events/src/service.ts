@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { badInput, type BusEvent, type HubRuntime } from '@hub/runtime';
+import { createEventsStore, type EventFilter, type EventRow, type NewEvent } from './store.ts';
+
+export const MAX_BATCH = 1000;
+const MAX_PAYLOAD_BYTES = 256 * 1024;
+const TYPE = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_*-]+)*$/i;
+/** Live events a slow subscriber may have waiting before it falls back to reading the log. */
+const INBOX_LIMIT = 10_000;
+const PAGE = 500;
+
+export interface PublishInput {
+  type: string;
+  source: string;
+  destination?: string | null;
+  payload: unknown;
+  correlationId?: string | null;
+  causationId?: string | null;
+  metadata?: Record<string, unknown> | null;
+  status?: string | null;
+  idempotencyKey?: string | null;
+  systemId?: string | null;
+  integrationId?: string | null;
+}
+
+export interface Published {
+  event: EventRow;
+  duplicate: boolean;
+}
+
+function validate(e: PublishInput, at: string): NewEvent {
+  const field = (f: string) => (at ? `${at}.${f}` : f);
+  if (!e.type || e.type.length > 200 || !TYPE.test(e.type) || e.type.includes('*')) {
+    throw badInput(`${field('type')} must be a dotted name such as nhs.demographics.updated`, { field: field('type') });
+  }
+  if (!e.source?.trim() || e.source.length > 200) throw badInput(`${field('source')} is required (at most 200 characters)`, { field: field('source') });
+  if (e.payload === undefined || e.payload === null) throw badInput(`${field('payload')} is required`, { field: field('payload') });
+  const size = Buffer.byteLength(JSON.stringify(e.payload));
+  if (size > MAX_PAYLOAD_BYTES) throw badInput(`${field('payload')} is ${size} bytes; at most ${MAX_PAYLOAD_BYTES}`, { field: field('payload') });
+  if (e.idempotencyKey != null && (e.idempotencyKey.length < 1 || e.idempotencyKey.length > 200)) {
+    throw badInput(`${field('idempotencyKey')} must be 1 to 200 characters`, { field: field('idempotencyKey') });
+  }
+  return {
+    id: randomUUID(),
+    type: e.type,
+    source: e.source.trim(),
+    destination: e.destination ?? null,
+    payload: e.payload,
+    correlationId: e.correlationId ?? null,
+    causationId: e.causationId ?? null,
+    metadata: e.metadata ?? {},
+    status: e.status ?? 'PUBLISHED',
+    idempotencyKey: e.idempotencyKey ?? null,
+    systemId: e.systemId ?? null,
+    integrationId: e.integrationId ?? null,
+    timestamp: new Date(),
+  };
+}
+
+export function matches(f: EventFilter, e: EventRow): boolean {
+  if (f.types?.length && !f.types.some((t) => (t.endsWith('*') ? e.type.startsWith(t.slice(0, -1)) : e.type === t))) return false;
+  if (f.source && e.source !== f.source) return false;
+  if (f.destination && e.destination !== f.destination) return false;
+  if (f.correlationId && e.correlationId !== f.correlationId) return false;
+  if (f.from && e.timestamp < f.from) return false;
+  if (f.to && e.timestamp > f.to) return false;
+  return true;
+}
+
+const fromBus = (e: BusEvent): EventRow => ({ ...(e as unknown as EventRow), timestamp: new Date(e.timestamp as string) });
+
+export function createEventsService(rt: HubRuntime) {
+  const store = createEventsStore(rt.database.db);
+  // Events never change, so recent ones can be served from memory (live subscribers resolve each event by id).
+  const recent = new LRUCache<string, EventRow>({ max: 50_000 });
+  const remember = (rows: EventRow[]) => rows.forEach((r) => recent.set(r.id, r));
+  rt.bus.subscribe((batch) => remember(batch.map(fromBus)));
+
+  // Group commit: publishes that arrive while a batch is being written go together in the next one.
+  type Waiter = { input: NewEvent[]; resolve: (r: Published[]) => void; reject: (e: unknown) => void };
+  let waiting: Waiter[] = [];
+  let writing = false;
+  async function drain() {
+    if (writing) return;
+    writing = true;
+    try {
+      while (waiting.length) {
+        const batch = waiting;
+        waiting = [];
+        let count = 0;
+        const take: Waiter[] = [];
+        // Bound a transaction's size; the rest waits for the next round.
+        while (batch.length && (count === 0 || count + batch[0]!.input.length <= MAX_BATCH * 5)) {
+          const w = batch.shift()!;
+          count += w.input.length;
+          take.push(w);
+        }
+        waiting = [...batch, ...waiting];
+        try {
+          const { rows, existing } = await store.append(take.flatMap((w) => w.input));
+          remember(rows);
+          const byKey = new Map(rows.filter((r) => r.idempotencyKey).map((r) => [r.idempotencyKey!, r]));
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          for (const w of take) {
+            w.resolve(
+              w.input.map((e) => {
+                const prior = e.idempotencyKey ? existing.get(e.idempotencyKey) : undefined;
+                if (prior) return { event: prior, duplicate: true };
+                const own = byId.get(e.id!);
+                if (own) return { event: own, duplicate: false };
+                return { event: byKey.get(e.idempotencyKey!)!, duplicate: true }; // same key twice in one batch
+              }),
+            );
+          }
+          if (rows.length) await rt.bus.publish(rows as unknown as BusEvent[]).catch((err) => rt.log.warn({ err }, 'event fan-out failed; subscribers will read the log'));
+        } catch (err) {
+          take.forEach((w) => w.reject(err));
+        }
+      }
+    } finally {
+      writing = false;
+    }
+  }
+
+  function append(input: NewEvent[]): Promise<Published[]> {
+    return new Promise((resolve, reject) => {
+      waiting.push({ input, resolve, reject });
+      void drain();
+    });
+  }
+
+  return {
+    async publish(inputs: PublishInput[]): Promise<Published[]> {
+      if (inputs.length === 0) throw badInput('at least one event is required');
+      if (inputs.length > MAX_BATCH) throw badInput(`at most ${MAX_BATCH} events per request; got ${inputs.length}`);
+      const rows = inputs.map((e, i) => validate(e, inputs.length > 1 ? `inputs[${i}]` : ''));
+      return append(rows);
+    },
+
+    async history(filter: EventFilter, first: number, after?: string | null) {
+      if (first < 1 || first > 1000) throw badInput('first must be 1 to 1000', { field: 'first' });
+      if (after != null && !/^\d+$/.test(after)) throw badInput('after is not a cursor of this list', { field: 'after' });
+      const rows = await store.range(filter, after ? Number(after) : 0, null, first + 1);
+      const page = rows.slice(0, first);
+      return { events: page, endCursor: rows.length > first ? String(page.at(-1)!.sequence) : null };
+    },
+
+    async byIds(ids: readonly string[]): Promise<Array<EventRow | null>> {
+      const missing = ids.filter((id) => !recent.has(id));
+      if (missing.length) remember(await store.byIds(missing));
+      return ids.map((id) => recent.get(id) ?? null);
+    },
+
+    /**
+     * The events matching `filter` after `fromSequence` (or from now), then live, in order, each once. Live events
+     * come from the bus; any gap (a lost or late bus message, another process's batch) and any overflow of a slow
+     * subscriber's bounded inbox is filled from the log, which is gap-free, so nothing is missed or repeated.
+     */
+    async *stream(filter: EventFilter, fromSequence: number | null, signal: AbortSignal): AsyncGenerator<EventRow> {
+      let inbox: EventRow[] = [];
+      let overflow = false;
+      let wake: (() => void) | undefined;
+      const unsubscribe = rt.bus.subscribe((batch) => {
+        if (overflow) return;
+        if (inbox.length + batch.length > INBOX_LIMIT) {
+          overflow = true;
+          inbox = [];
+        } else for (const e of batch) inbox.push(fromBus(e));
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      signal.addEventListener('abort', onAbort);
+      try {
+        let last = fromSequence ?? (await store.head());
+        // Reads the log from `last` up to `upTo` (everything committed when no bound), page by page.
+        async function* fromLog(upTo: number | null): AsyncGenerator<EventRow> {
+          for (;;) {
+            const rows = await store.range(filter, last, upTo, PAGE);
+            for (const r of rows) yield r;
+            if (rows.length < PAGE) break;
+            last = rows.at(-1)!.sequence;
+          }
+        }
+        const head0 = await store.head();
+        for await (const r of fromLog(head0)) {
+          last = r.sequence;
+          yield r;
+        }
+        last = Math.max(last, head0);
+        while (!signal.aborted) {
+          if (!inbox.length && !overflow) {
+            await new Promise<void>((r) => {
+              wake = r;
+              setTimeout(r, rt.config.eventsLogPollMs).unref(); // also look at the log now and then, in case the bus dropped something
+            });
+            wake = undefined;
+          }
+          if (signal.aborted) break;
+          if (overflow || !inbox.length) {
+            overflow = false;
+            inbox = [];
+            const head = await store.head();
+            if (head > last) {
+              for await (const r of fromLog(head)) yield r;
+              last = head;
+            }
+            continue;
+          }
+          const batch = inbox.sort((a, b) => a.sequence - b.sequence);
+          inbox = [];
+          for (const e of batch) {
+            if (e.sequence <= last) continue;
+            if (e.sequence > last + 1) {
+              // Everything below a committed sequence is committed: read the gap from the log.
+              for await (const r of fromLog(e.sequence - 1)) yield r;
+            }
+            last = e.sequence;
+            if (matches(filter, e)) yield e;
+          }
+        }
+      } finally {
+        unsubscribe();
+        signal.removeEventListener('abort', onAbort);
+      }
+    },
+  };
+}
+
+export type EventsService = ReturnType<typeof createEventsService>;
