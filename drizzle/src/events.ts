@@ -1,4 +1,4 @@
-import { bigint, index, jsonb, pgSchema, smallint, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgSchema, smallint, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const eventsSchema = pgSchema('events');
 
@@ -31,4 +31,48 @@ export const events = eventsSchema.table(
     integrationId: uuid('integration_id'),
   },
   (t) => [index('events_type_seq').on(t.type, t.sequence), index('events_correlation').on(t.correlationId), index('events_time').on(t.timestamp)],
+);
+
+/**
+ * Durable consumers of the log: a filter, what to do with each matching event, and how far they have got.
+ * WEBHOOK subscriptions POST each event; RULEs (choreography) run their action: publish a derived event,
+ * call a webhook, or trigger a sync.
+ */
+export const eventSubscriptions = eventsSchema.table('subscriptions', {
+  id: uuid('id').primaryKey(),
+  kind: text('kind').notNull().default('WEBHOOK'),
+  name: text('name').notNull(),
+  filter: jsonb('filter').$type<Record<string, unknown>>().notNull().default({}),
+  /** A rule's action, kept as data: `{ publish: { type, source, mapping } }`, `{ webhook: true }` or `{ sync: { integrationId } }`. */
+  action: jsonb('action').$type<Record<string, unknown>>(),
+  targetUrl: text('target_url'),
+  /** The HMAC signing secret, sealed by the vault (webhooks only). */
+  secretSealed: text('secret_sealed'),
+  status: text('status').notNull(),
+  /** The last sequence delivered (or dead-lettered); delivery resumes after it. */
+  offset: bigint('offset', { mode: 'number' }).notNull(),
+  maxAttempts: integer('max_attempts').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+  nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+  /** A delivery worker holds the subscription until then, so one worker delivers it at a time, in order. */
+  leaseUntil: timestamp('lease_until', { withTimezone: true }),
+  delivered: bigint('delivered', { mode: 'number' }).notNull().default(0),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const deadLetters = eventsSchema.table(
+  'dead_letters',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    subscriptionId: uuid('subscription_id')
+      .notNull()
+      .references(() => eventSubscriptions.id, { onDelete: 'cascade' }),
+    sequence: bigint('sequence', { mode: 'number' }).notNull(),
+    eventId: uuid('event_id').notNull(),
+    attempts: integer('attempts').notNull(),
+    error: text('error').notNull(),
+    failedAt: timestamp('failed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('dead_letters_subscription').on(t.subscriptionId, t.id)],
 );

@@ -10,6 +10,7 @@ export * from './integrations.ts';
 export * from './mappings.ts';
 export * from './metrics.ts';
 export * from './events.ts';
+export * from './outbox.ts';
 
 export const schema = { ...systems, ...integrations, ...mappings, ...metrics, ...events };
 export type Schema = typeof schema;

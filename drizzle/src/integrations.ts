@@ -1,4 +1,5 @@
 import { bigserial, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { outboxTable } from './outbox.ts';
 
 /** Tables of the integrations subgraph. `external_system_id` points into another subgraph: no foreign key. */
 export const integrationsSchema = pgSchema('integrations');
@@ -79,3 +80,5 @@ export const syncedRecords = integrationsSchema.table(
   },
   (t) => [primaryKey({ columns: [t.integrationId, t.externalId] })],
 );
+
+export const integrationsOutbox = outboxTable(integrationsSchema);

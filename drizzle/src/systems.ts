@@ -1,4 +1,5 @@
 import { bigserial, boolean, index, integer, jsonb, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { outboxTable } from './outbox.ts';
 
 /** Tables of the systems subgraph: external systems, their sealed credentials and their health history. */
 export const systemsSchema = pgSchema('systems');
@@ -50,3 +51,5 @@ export const healthChecks = systemsSchema.table(
   },
   (t) => [index('health_checks_system_time').on(t.systemId, t.checkedAt)],
 );
+
+export const systemsOutbox = outboxTable(systemsSchema);

@@ -9,6 +9,7 @@ import { migrationsFolder, schema as dbSchema } from '@hub/db';
 import {
   createLogger,
   createRuntime,
+  remotePublisher,
   openKeyValue,
   runsRole,
   SUBGRAPH_NAMES,
@@ -41,17 +42,27 @@ export interface Hub {
 
 const IN_PROCESS = 'inproc://';
 
-/** Builds the subgraphs this process serves. Integrations reach systems through its directory port. */
+/**
+ * Builds the subgraphs this process serves. Integrations reach systems through its directory port; systems and
+ * integrations announce their changes through the events subgraph's publisher (in process, or over HTTP).
+ */
 export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[] {
   let systems: ReturnType<typeof createSystemsSubgraph> | undefined;
-  const systemsSubgraph = () => (systems ??= createSystemsSubgraph(rt));
+  let events: ReturnType<typeof createEventsSubgraph> | undefined;
+  let integrations: Subgraph | undefined;
+  const remoteEvents = rt.config.subgraphUrls.events ? remotePublisher(rt.config.subgraphUrls.events) : undefined;
+  const publisher = () => events?.provides?.eventPublisher ?? remoteEvents;
+  const systemsSubgraph = () => (systems ??= createSystemsSubgraph(rt, publisher));
   const factories: Record<SubgraphName, () => Subgraph> = {
     systems: systemsSubgraph,
-    integrations: () => createIntegrationsSubgraph(rt, () => systemsSubgraph().provides!.systemDirectory!),
+    integrations: () => (integrations = createIntegrationsSubgraph(rt, () => systemsSubgraph().provides!.systemDirectory!, publisher)),
     mappings: () => createMappingsSubgraph(rt),
     metrics: () => createMetricsSubgraph(rt),
-    events: () => createEventsSubgraph(rt),
+    events: () => (events ??= createEventsSubgraph(rt, () => integrations?.provides?.syncTrigger)),
   };
+  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations'))) {
+    rt.log.warn('SUBGRAPH_EVENTS_URL is not set: state-change events wait in the outboxes until an events subgraph is reachable');
+  }
   return names.map((n) => factories[n]());
 }
 
@@ -180,6 +191,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     if (subgraphs.length > 1) log.warn('a subgraph-only process serves its first role only; give each subgraph its own process');
   }
 
+  const events = (subgraphs.find((s) => s.name === 'events') as { service?: EventsService } | undefined)?.service;
+  const shutdown = new AbortController();
   const server: Server = createHttpServer({
     yoga,
     log,
@@ -189,9 +202,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     rest: gatewayRole,
     kv,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    events,
+    shutdown: shutdown.signal,
   });
   server.keepAliveTimeout = 65_000;
-  const events = (subgraphs.find((s) => s.name === 'events') as { service?: EventsService } | undefined)?.service;
   const ws = gatewayRole ? attachSubscriptions(server, yoga, events, log) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -211,6 +225,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       closing ??= (async () => {
         // Stop taking requests, let in-flight ones finish (up to the grace period), then close the pools.
         const closed = new Promise<void>((r) => server.close(() => r()));
+        shutdown.abort(); // open event streams end
         await ws?.close();
         // A keep-alive connection busy now goes idle once its response is sent: keep sweeping until all are gone.
         server.closeIdleConnections();
@@ -220,6 +235,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         clearTimeout(grace);
         clearInterval(sweep);
         await gateway?.stop().catch(() => {});
+        for (const s of subgraphs) await s.stop?.();
         await runtime?.close();
         if (ownKv) await kv?.close();
       })();

@@ -1,4 +1,4 @@
-import { HTTP_STATUS, type ErrorCode } from '@hub/runtime';
+import { badInput, HTTP_STATUS, isHubError, scalarResolvers, type ErrorCode } from '@hub/runtime';
 
 /**
  * The seed's REST endpoints, each one GraphQL operation run through the gateway's own pipeline (limits,
@@ -14,15 +14,21 @@ const INTEGRATION = `id name description kind status lastSync errorCount success
   resource { path pagination pageSize dataField nextCursorField totalField cursorParam limitParam offsetParam idField maxPages }
   syncSchedule { cron timezone enabled nextRunAt }`;
 const RUN = `id trigger status queuedAt startedAt finishedAt durationMs pages recordsReceived recordsStored errorCount error`;
+/** An IntegrationEvent as REST and the SSE stream (sse.ts, `toEventJson`) both show it. */
+const EVENT = `id sequence type source destination payload timestamp correlationId causationId metadata status`;
 
 interface Route {
   method: 'GET' | 'POST';
   pattern: RegExp;
+  /** The body a POST takes: a JSON object (the default), or events (one object, a JSON array, or NDJSON lines). */
+  body?: 'object' | 'events';
+  /** Routes that share method and path: the first whose `when` accepts the parsed body answers. */
+  when?(body: unknown): boolean;
   query: string;
-  /** Builds variables from path params, query string and JSON body. */
+  /** Builds variables from path params, query string and JSON body; may throw a HubError (bad parameters). */
   variables(p: { params: string[]; search: URLSearchParams; body: unknown }): Record<string, unknown>;
   field: string;
-  status: number;
+  status: number | ((data: any) => number);
   /** For reads of one thing: a null result is a 404. */
   notFound?: string;
   /** A success that still means the upstream failed (a handshake that did not connect). */
@@ -130,7 +136,104 @@ const routes: Route[] = [
     status: 200,
     notFound: 'integration',
   },
+  {
+    method: 'POST',
+    pattern: /^\/api\/integration\/events\/publish$/,
+    body: 'events',
+    when: (body) => !Array.isArray(body),
+    query: `mutation($input: PublishEventInput!) { publishEvent(input: $input) { duplicate event { ${EVENT} } } }`,
+    variables: ({ body }) => ({ input: body }),
+    field: 'publishEvent',
+    // A repeated idempotency key appended nothing: 200 with the event published first.
+    status: (d) => (d.duplicate ? 200 : 201),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/api\/integration\/events\/publish$/,
+    body: 'events',
+    when: (body) => Array.isArray(body),
+    query: `mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { duplicate event { ${EVENT} } } }`,
+    variables: ({ body }) => ({ inputs: body }),
+    field: 'publishEvents',
+    status: 201,
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/integration\/events\/history$/,
+    query: `query($filter: EventFilter, $first: Int, $after: String) { eventHistory(filter: $filter, first: $first, after: $after) {
+      events { ${EVENT} } endCursor } }`,
+    variables: ({ search }) => {
+      const { from, to, ...rest } = parseEventFilter(search);
+      const filter = { ...rest, ...(from ? { from: from.toISOString() } : {}), ...(to ? { to: to.toISOString() } : {}) };
+      return { filter: Object.keys(filter).length ? filter : null, first: intParam(search, 'first'), after: search.get('after') || undefined };
+    },
+    field: 'eventHistory',
+    status: 200,
+  },
 ];
+
+/** The filter of the event endpoints (history and the SSE stream) from the query string; `types` is comma-separated. */
+export interface EventFilterParams {
+  types?: string[];
+  source?: string;
+  destination?: string;
+  correlationId?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export function parseEventFilter(search: URLSearchParams): EventFilterParams {
+  const out: EventFilterParams = {};
+  const types = search
+    .getAll('types')
+    .flatMap((t) => t.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
+  if (types.length) out.types = types;
+  for (const n of ['source', 'destination', 'correlationId'] as const) {
+    const v = search.get(n);
+    if (v != null && v !== '') out[n] = v;
+  }
+  for (const n of ['from', 'to'] as const) {
+    const v = search.get(n);
+    if (v == null || v === '') continue;
+    try {
+      // The GraphQL DateTime scalar's own parsing, so REST accepts exactly what GraphQL does.
+      out[n] = scalarResolvers.DateTime.parseValue(v) as Date;
+    } catch {
+      throw badInput(`${n} must be an RFC 3339 date-time such as 2024-05-01T09:00:00Z; got ${JSON.stringify(v)}`, { field: n });
+    }
+  }
+  return out;
+}
+
+function intParam(search: URLSearchParams, name: string): number | undefined {
+  const v = search.get(name);
+  if (v == null || v === '') return undefined;
+  if (!/^-?\d{1,9}$/.test(v)) throw badInput(`${name} must be a whole number; got ${JSON.stringify(v)}`, { field: name });
+  return Number(v);
+}
+
+/** NDJSON: one JSON object a line, blank lines ignored. A bad line is named (1-based) and nothing is published. */
+function parseNdjson(raw: string): unknown[] {
+  const out: unknown[] = [];
+  const lines = raw.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw badInput(`line ${i + 1} of the NDJSON body is not valid JSON`, { line: i + 1 });
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badInput(`line ${i + 1} of the NDJSON body is not a JSON object`, { line: i + 1 });
+    out.push(v);
+  }
+  return out;
+}
+
+const isNdjson = (contentType: string | undefined) => /^application\/(x-)?ndjson\b/i.test(contentType?.trim() ?? '');
 
 function pickParams(search: URLSearchParams, names: string[]): Record<string, string> | null {
   const out: Record<string, string> = {};
@@ -150,25 +253,62 @@ type Execute = (query: string, variables: Record<string, unknown>) => Promise<{ 
 
 const errorBody = (code: string, message: string, details?: unknown) => ({ error: { code, message, ...(details ? { details } : {}) } });
 
+const fromHubError = (err: unknown): RestResult => {
+  if (!isHubError(err)) throw err;
+  return { status: err.httpStatus, body: errorBody(err.code, err.message, err.details) };
+};
+
+const EVENTS_BODY = 'the request body must be one event (a JSON object), a JSON array of events, or NDJSON (Content-Type: application/x-ndjson)';
+
 /** Answers a REST request, or returns undefined when no route matches the path (the caller 404s). */
-export async function handleRest(method: string, pathname: string, search: URLSearchParams, rawBody: string | undefined, run: Execute): Promise<RestResult | undefined> {
+export async function handleRest(
+  method: string,
+  pathname: string,
+  search: URLSearchParams,
+  rawBody: string | undefined,
+  run: Execute,
+  contentType?: string,
+): Promise<RestResult | undefined> {
   const matching = routes.filter((r) => r.pattern.test(pathname));
   if (!matching.length) return undefined;
-  const route = matching.find((r) => r.method === method);
-  if (!route) return { status: 405, body: errorBody('METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}; use ${matching.map((r) => r.method).join(', ')}`) };
+  const candidates = matching.filter((r) => r.method === method);
+  if (!candidates.length) {
+    const allowed = [...new Set(matching.map((r) => r.method))];
+    return { status: 405, body: errorBody('METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}; use ${allowed.join(', ')}`) };
+  }
+  const kind = candidates[0]!.body ?? 'object';
   let body: unknown = undefined;
-  if (route.method === 'POST' && rawBody && rawBody.trim() !== '') {
-    try {
-      body = JSON.parse(rawBody);
-    } catch {
-      return { status: 400, body: errorBody('BAD_USER_INPUT', 'the request body is not valid JSON') };
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      return { status: 400, body: errorBody('BAD_USER_INPUT', 'the request body must be a JSON object') };
+  if (method === 'POST' && rawBody && rawBody.trim() !== '') {
+    if (kind === 'events' && isNdjson(contentType)) {
+      try {
+        body = parseNdjson(rawBody);
+      } catch (err) {
+        return fromHubError(err);
+      }
+    } else {
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        const hint = kind === 'events' && rawBody.trim().includes('\n') ? '; for one event a line, send Content-Type: application/x-ndjson' : '';
+        return { status: 400, body: errorBody('BAD_USER_INPUT', `the request body is not valid JSON${hint}`) };
+      }
+      const object = typeof body === 'object' && body !== null;
+      if (kind === 'events' ? !object : !object || Array.isArray(body)) {
+        return { status: 400, body: errorBody('BAD_USER_INPUT', kind === 'events' ? EVENTS_BODY : 'the request body must be a JSON object') };
+      }
     }
   }
+  if (kind === 'events' && body === undefined) return { status: 400, body: errorBody('BAD_USER_INPUT', EVENTS_BODY) };
+  const route = candidates.find((r) => !r.when || r.when(body));
+  if (!route) return { status: 400, body: errorBody('BAD_USER_INPUT', 'the request body does not fit this endpoint') };
   const params = route.pattern.exec(pathname)!.slice(1).map(decodeURIComponent);
-  const result = await run(route.query, route.variables({ params, search, body }));
+  let variables: Record<string, unknown>;
+  try {
+    variables = route.variables({ params, search, body });
+  } catch (err) {
+    return fromHubError(err);
+  }
+  const result = await run(route.query, variables);
   const data = result.data?.[route.field];
   if (result.errors?.length) {
     const first = result.errors[0]!;
@@ -179,5 +319,5 @@ export async function handleRest(method: string, pathname: string, search: URLSe
   }
   if (data == null && route.notFound) return { status: 404, body: errorBody('NOT_FOUND', `${route.notFound} ${params[0]} not found`) };
   if (route.failedWhen?.(data)) return { status: 502, body: data };
-  return { status: route.status, body: data };
+  return { status: typeof route.status === 'function' ? route.status(data) : route.status, body: data };
 }

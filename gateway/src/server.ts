@@ -3,7 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Histogram, type Registry } from 'prom-client';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { KeyValue, Logger } from '@hub/runtime';
+import type { EventsService } from '@hub/subgraph-events';
 import { handleRest } from './rest.ts';
+import { createEventStream, EVENT_STREAM_PATH } from './sse.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -20,6 +22,10 @@ export interface HttpServerOptions {
   rest: boolean;
   kv?: KeyValue;
   rateLimitPerMinute?: number;
+  /** The events service when this process runs the events subgraph: the REST event stream reads it directly. */
+  events?: EventsService;
+  /** Aborted when the process starts shutting down: long-lived responses (event streams) end. */
+  shutdown?: AbortSignal;
 }
 
 class BodyTooLarge extends Error {}
@@ -62,6 +68,7 @@ export function createHttpServer(o: HttpServerOptions): Server {
   });
   const limiter = o.kv && o.rateLimitPerMinute ? o.kv.rateLimiter('client', o.rateLimitPerMinute, 60) : undefined;
   const tooLarge = { error: { code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than ${o.maxBodyBytes} bytes` } };
+  const eventStream = o.rest ? createEventStream({ events: o.events, log: o.log, metrics: o.metrics, shutdown: o.shutdown }) : undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const url = new URL(req.url ?? '/', 'http://hub');
@@ -107,6 +114,11 @@ export function createHttpServer(o: HttpServerOptions): Server {
         return 'limited';
       }
     }
+    if (eventStream && path === EVENT_STREAM_PATH) {
+      // Not one GraphQL result but a stream: served from the events service (see sse.ts).
+      await eventStream(req, res, url.searchParams);
+      return 'events-stream';
+    }
     if (o.rest && path.startsWith('/api/')) {
       let body: string | undefined;
       try {
@@ -125,7 +137,7 @@ export function createHttpServer(o: HttpServerOptions): Server {
           body: JSON.stringify({ query, variables }),
         });
         return r.json() as never;
-      });
+      }, req.headers['content-type']);
       if (!result) sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${path}` } });
       else sendJson(res, result.status, result.body);
       return 'rest';

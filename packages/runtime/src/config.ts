@@ -34,6 +34,7 @@ const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   EVENTS_LOG_POLL_MS: z.coerce.number().int().min(50).default(1000),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(1000),
 });
 
 export interface HubConfig {
@@ -62,6 +63,8 @@ export interface HubConfig {
   workers: number;
   /** How often a live subscriber also reads the log, in case the bus dropped a message. */
   eventsLogPollMs: number;
+  /** First webhook retry delay; doubles per attempt (with full jitter), capped at 5 minutes. */
+  webhookRetryBaseMs: number;
 }
 
 /** Reads and validates the environment once; a bad value stops the process with a message naming the variable. */
@@ -107,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     workers: e.WORKERS,
     eventsLogPollMs: e.EVENTS_LOG_POLL_MS,
+    webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
     ...overrides,
   };
 }

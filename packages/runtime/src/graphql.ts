@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { SystemDirectory } from './ports.ts';
+import type { EventPublisher } from './outbox.ts';
 
 /** The scalars every subgraph declares; one definition so they serialise alike across the graph. */
 export const scalarResolvers = { DateTime: DateTimeResolver, JSON: JSONResolver };
@@ -31,6 +32,9 @@ export function rowsById<T extends { id: string }>(rows: T[], ids: readonly stri
 /** Ports a subgraph offers to the others in the same deployment. */
 export interface SubgraphPorts {
   systemDirectory?: SystemDirectory;
+  eventPublisher?: EventPublisher;
+  /** Queues a sync of an integration (event rules use it); `causationId` is the event that asked. */
+  syncTrigger?: (integrationId: string, causationId: string) => Promise<void>;
 }
 
 /** One federated subgraph of the hub: its SDL, its executable schema and what it runs in the background. */
@@ -41,4 +45,6 @@ export interface Subgraph {
   provides?: SubgraphPorts;
   /** Starts queue workers and schedules; called once the whole process is wired. */
   start?(): Promise<void>;
+  /** Stops background work (relays, workers) before the pools close. */
+  stop?(): Promise<void>;
 }

@@ -11,3 +11,4 @@ export * from './runtime.ts';
 export * from './vault.ts';
 export * from './outbound/index.ts';
 export * from './bus.ts';
+export * from './outbox.ts';

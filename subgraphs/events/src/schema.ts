@@ -4,6 +4,9 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { Schema } from '@hub/db';
 import { badInput, loaderFor, scalarResolvers, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
 import { createEventsService, type EventsService, type PublishInput } from './service.ts';
+import { createEventsStore } from './store.ts';
+import { createSubscriptionsService, type RuleInput, type RulePorts, type SubscribeInput, type SubscriptionsService } from './subscriptions.ts';
+import type { DeadLetterRow, SubscriptionRow } from './subscriptions-store.ts';
 import type { EventFilter, EventRow } from './store.ts';
 
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
@@ -19,17 +22,34 @@ export function parseFromSequence(v: string | null | undefined): number | null {
   return Number(v);
 }
 
-function resolvers(service: EventsService) {
+function resolvers(service: EventsService, subscriptions: SubscriptionsService) {
   const byId = (ctx: RequestContext) => loaderFor(ctx, 'events.byId', (ids: readonly string[]) => service.byIds(ids));
   return {
     ...scalarResolvers,
     Query: {
       eventHistory: (_: unknown, a: { filter?: FilterArg; first: number; after?: string }) => service.history(a.filter ?? {}, a.first, a.after),
       integrationEvent: (_: unknown, a: { id: string }, ctx: RequestContext) => byId(ctx).load(a.id),
+      eventSubscriptions: () => subscriptions.list(),
+      eventSubscription: (_: unknown, a: { id: string }) => subscriptions.get(a.id).catch(() => null),
     },
     Mutation: {
       publishEvent: async (_: unknown, a: { input: PublishInput }) => (await service.publish([a.input]))[0],
       publishEvents: (_: unknown, a: { inputs: PublishInput[] }) => service.publish(a.inputs),
+      subscribeToEvents: (_: unknown, a: { subscription: Omit<SubscribeInput, 'fromSequence'> & { fromSequence?: string } }) =>
+        subscriptions.subscribe({ ...a.subscription, fromSequence: parseFromSequence(a.subscription.fromSequence) }),
+      replayEvents: (_: unknown, a: { subscriptionId: string; fromSequence: string }) => subscriptions.replay(a.subscriptionId, parseFromSequence(a.fromSequence)!),
+      unsubscribeFromEvents: (_: unknown, a: { subscriptionId: string }) => subscriptions.unsubscribe(a.subscriptionId),
+      createEventRule: (_: unknown, a: { input: Omit<RuleInput, 'fromSequence'> & { fromSequence?: string } }) =>
+        subscriptions.createRule({ ...a.input, fromSequence: parseFromSequence(a.input.fromSequence) }),
+    },
+    EventSubscription: {
+      offset: (s: SubscriptionRow) => String(s.offset),
+      deadLetters: (s: SubscriptionRow, a: { first: number }) => subscriptions.deadLetters(s.id, a.first),
+      __resolveReference: (ref: { id: string }) => subscriptions.get(ref.id).catch(() => null),
+    },
+    DeadLetter: {
+      sequence: (d: DeadLetterRow) => String(d.sequence),
+      event: (d: DeadLetterRow, _: unknown, ctx: RequestContext) => byId(ctx).load(d.eventId),
     },
     Subscription: {
       events: {
@@ -48,7 +68,25 @@ function resolvers(service: EventsService) {
   };
 }
 
-export function createEventsSubgraph(rt: HubRuntime<Schema>): Subgraph & { service: EventsService } {
-  const service = createEventsService(rt);
-  return { name: 'events', typeDefs, schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service) as never }]), service };
+export function createEventsSubgraph(rt: HubRuntime<Schema>, syncTrigger: () => RulePorts['triggerSync'] = () => undefined): Subgraph & { service: EventsService } {
+  const subscriptions = createSubscriptionsService(rt, createEventsStore(rt.database.db), () => ({
+    publish: async (e) => void (await service.publish([e])),
+    triggerSync: syncTrigger(),
+  }));
+  const service = createEventsService(rt, { onAppended: () => subscriptions.onAppended() });
+  return {
+    name: 'events',
+    typeDefs,
+    schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service, subscriptions) as never }]),
+    service,
+    start: () => subscriptions.startWorkers(),
+    stop: async () => subscriptions.stop(),
+    provides: {
+      eventPublisher: {
+        async publish(events) {
+          await service.publish(events);
+        },
+      },
+    },
+  };
 }

@@ -70,7 +70,7 @@ export function matches(f: EventFilter, e: EventRow): boolean {
 
 const fromBus = (e: BusEvent): EventRow => ({ ...(e as unknown as EventRow), timestamp: new Date(e.timestamp as string) });
 
-export function createEventsService(rt: HubRuntime) {
+export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => void } = {}) {
   const store = createEventsStore(rt.database.db);
   // Events never change, so recent ones can be served from memory (live subscribers resolve each event by id).
   const recent = new LRUCache<string, EventRow>({ max: 50_000 });
@@ -113,7 +113,10 @@ export function createEventsService(rt: HubRuntime) {
               }),
             );
           }
-          if (rows.length) await rt.bus.publish(rows as unknown as BusEvent[]).catch((err) => rt.log.warn({ err }, 'event fan-out failed; subscribers will read the log'));
+          if (rows.length) {
+            await rt.bus.publish(rows as unknown as BusEvent[]).catch((err) => rt.log.warn({ err }, 'event fan-out failed; subscribers will read the log'));
+            hooks.onAppended?.();
+          }
         } catch (err) {
           take.forEach((w) => w.reject(err));
         }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { loaderFor, rowsById, scalarResolvers, type HubRuntime, type RequestContext, type Subgraph, type SystemDirectory } from '@hub/runtime';
+import { loaderFor, rowsById, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph, type SystemDirectory } from '@hub/runtime';
 import type { IntegrationRow, SyncLogRow, SyncRunRow } from './store.ts';
 import { createIntegrationsService, type CreateIntegrationInput, type IntegrationsService, type Schedule } from './service.ts';
 
@@ -49,13 +49,19 @@ function resolvers(service: IntegrationsService) {
   };
 }
 
-export function createIntegrationsSubgraph(rt: HubRuntime, directory: () => SystemDirectory): Subgraph & { service: IntegrationsService } {
-  const service = createIntegrationsService(rt, directory);
+export function createIntegrationsSubgraph(rt: HubRuntime, directory: () => SystemDirectory, publisher: () => EventPublisher | undefined): Subgraph & { service: IntegrationsService } {
+  const service = createIntegrationsService(rt, directory, publisher);
   return {
     name: 'integrations',
     typeDefs,
     schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service) as never }]),
     service,
+    provides: {
+      syncTrigger: async (integrationId, causationId) => {
+        await service.syncData(integrationId, {}, 'EVENT', causationId);
+      },
+    },
     start: () => service.startWorkers(),
+    stop: () => service.stop(),
   };
 }

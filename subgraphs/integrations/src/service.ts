@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cronParser from 'cron-parser';
-import { badInput, deterministicUuid, isHubError, notFound, upstreamError, type HubRuntime, type SystemDirectory } from '@hub/runtime';
+import { integrationsOutbox } from '@hub/db';
+import { badInput, createOutboxRelay, deterministicUuid, isHubError, notFound, upstreamError, type EventPublisher, type HubRuntime, type OutboxEvent, type SystemDirectory } from '@hub/runtime';
 import { createIntegrationsStore, type IntegrationRow, type SyncRunRow } from './store.ts';
 
 const SYNC_QUEUE = 'integrations.sync';
@@ -67,9 +68,27 @@ function pick(body: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), body);
 }
 
-export function createIntegrationsService(rt: HubRuntime, directory: () => SystemDirectory) {
+export function createIntegrationsService(rt: HubRuntime, directory: () => SystemDirectory, publisher: () => EventPublisher | undefined) {
   const store = createIntegrationsStore(rt.database.db);
   const log = rt.log.child({ subgraph: 'integrations' });
+  const relay = createOutboxRelay({ name: 'integrations', db: rt.database.db, table: integrationsOutbox, publisher, log });
+  const announceRun = (type: string, i: IntegrationRow, r: SyncRunRow): OutboxEvent => ({
+    type,
+    source: 'hub.integrations',
+    systemId: i.externalSystemId,
+    integrationId: i.id,
+    correlationId: r.id,
+    payload: {
+      integrationId: i.id,
+      runId: r.id,
+      trigger: r.trigger,
+      status: r.status,
+      pages: r.pages,
+      recordsStored: r.recordsStored,
+      durationMs: r.durationMs,
+      error: r.error,
+    },
+  });
 
   async function get(id: string): Promise<IntegrationRow> {
     const row = await store.byId(id);
@@ -88,7 +107,7 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
     });
   }
 
-  async function queueRun(i: IntegrationRow, trigger: 'MANUAL' | 'SCHEDULE', config: Record<string, unknown>): Promise<SyncRunRow> {
+  async function queueRun(i: IntegrationRow, trigger: 'MANUAL' | 'SCHEDULE' | 'EVENT', config: Record<string, unknown>): Promise<SyncRunRow> {
     const run = await store.createRun({ id: randomUUID(), integrationId: i.id, trigger, status: 'QUEUED', config });
     await rt.jobs.send(SYNC_QUEUE, { runId: run.id });
     return run;
@@ -98,9 +117,10 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
   async function runSync(runId: string) {
     const queued = await store.runById(runId);
     if (!queued) return;
-    const run = await store.startRun(runId, new Date());
+    const integration = await get(queued.integrationId);
+    const run = await store.startRun(runId, new Date(), (r) => announceRun('sync.started', integration, r));
+    relay.kick();
     if (!run) return; // already finished (a duplicate delivery)
-    const integration = await get(run.integrationId);
     const r = integration.resource as unknown as RestResource;
     const maxPages = Math.min(r.maxPages, Number((run.config as { maxPages?: number }).maxPages ?? r.maxPages));
     try {
@@ -153,15 +173,21 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
         if (page === maxPages) await store.log(run, { level: 'WARN', message: `stopped at maxPages (${maxPages})` });
       }
       const done = (await store.runById(run.id))!;
-      await store.finishRun(done, true, null, new Date(), {
-        level: 'INFO',
-        message: `sync succeeded: ${done.recordsStored} records in ${done.pages} pages`,
-      });
+      await store.finishRun(
+        done,
+        true,
+        null,
+        new Date(),
+        { level: 'INFO', message: `sync succeeded: ${done.recordsStored} records in ${done.pages} pages` },
+        (r) => announceRun('sync.succeeded', integration, r),
+      );
+      relay.kick();
     } catch (err) {
       const message = isHubError(err) ? err.message : 'unexpected error';
       if (!isHubError(err)) log.error({ err, runId }, 'sync failed unexpectedly');
       const current = (await store.runById(run.id)) ?? run;
-      await store.finishRun(current, false, message, new Date(), { level: 'ERROR', message: `sync failed: ${message}` });
+      await store.finishRun(current, false, message, new Date(), { level: 'ERROR', message: `sync failed: ${message}` }, (r) => announceRun('sync.failed', integration, r));
+      relay.kick();
     }
   }
 
@@ -183,7 +209,8 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
       const resource = validResource(input.resource);
       const schedule = validSchedule(input.syncSchedule);
       if (!(await directory().exists(input.externalSystemId))) throw notFound('external system', input.externalSystemId);
-      const row = await store.insert({
+      const row = await store.insert(
+        {
         id: randomUUID(),
         externalSystemId: input.externalSystemId,
         name,
@@ -193,7 +220,16 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
         syncSchedule: schedule,
         configuration: input.configuration ?? {},
         status: 'ACTIVE',
-      });
+        },
+        (r) => ({
+          type: 'integration.created',
+          source: 'hub.integrations',
+          systemId: r.externalSystemId,
+          integrationId: r.id,
+          payload: { integrationId: r.id, name: r.name, externalSystemId: r.externalSystemId },
+        }),
+      );
+      relay.kick();
       await queueNextFire(row);
       return row;
     },
@@ -205,13 +241,16 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
       return row;
     },
 
-    async syncData(integrationId: string, config: { maxPages?: number | null } = {}): Promise<SyncRunRow> {
+    async syncData(integrationId: string, config: { maxPages?: number | null } = {}, trigger: 'MANUAL' | 'EVENT' = 'MANUAL', causationId?: string): Promise<SyncRunRow> {
       const i = await get(integrationId);
       if (config.maxPages != null && config.maxPages < 1) throw badInput('config.maxPages must be at least 1', { field: 'config.maxPages' });
-      return queueRun(i, 'MANUAL', config.maxPages != null ? { maxPages: config.maxPages } : {});
+      return queueRun(i, trigger, { ...(config.maxPages != null ? { maxPages: config.maxPages } : {}), ...(causationId ? { causationId } : {}) });
     },
 
+    stop: () => relay.stop(),
+
     async startWorkers() {
+      relay.start();
       await rt.jobs.define<{ runId: string }>(SYNC_QUEUE, async ({ runId }) => runSync(runId), { retryLimit: 2, concurrency: 2 });
       await rt.jobs.define<{ integrationId: string; version: number }>(
         SCHEDULE_QUEUE,

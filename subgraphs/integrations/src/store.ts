@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
-import { integrations, syncedRecords, syncLogs, syncRuns, type Schema } from '@hub/db';
-import type { Db } from '@hub/runtime';
+import { integrations, integrationsOutbox, syncedRecords, syncLogs, syncRuns, type Schema } from '@hub/db';
+import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
 
 export type IntegrationRow = typeof integrations.$inferSelect;
 export type SyncRunRow = typeof syncRuns.$inferSelect;
@@ -22,9 +22,12 @@ export function createIntegrationsStore(db: Db<Schema>) {
     .orderBy(asc(integrations.createdAt))
     .prepare('integrations_of_systems');
   return {
-    async insert(row: typeof integrations.$inferInsert): Promise<IntegrationRow> {
-      const [r] = await db.insert(integrations).values(row).returning();
-      return r!;
+    async insert(row: typeof integrations.$inferInsert, announce: (r: IntegrationRow) => OutboxEvent): Promise<IntegrationRow> {
+      return db.transaction(async (tx) => {
+        const [r] = await tx.insert(integrations).values(row).returning();
+        await tx.insert(integrationsOutbox).values(outboxRow(announce(r!)));
+        return r!;
+      });
     },
     async byId(id: string): Promise<IntegrationRow | undefined> {
       const [r] = await db.select().from(integrations).where(eq(integrations.id, id));
@@ -67,14 +70,17 @@ export function createIntegrationsStore(db: Db<Schema>) {
     async runs(integrationId: string, first: number): Promise<SyncRunRow[]> {
       return db.select().from(syncRuns).where(eq(syncRuns.integrationId, integrationId)).orderBy(desc(syncRuns.queuedAt), desc(syncRuns.id)).limit(first);
     },
-    async startRun(runId: string, at: Date): Promise<SyncRunRow | undefined> {
+    async startRun(runId: string, at: Date, announce: (r: SyncRunRow) => OutboxEvent): Promise<SyncRunRow | undefined> {
       // Only a queued run starts; a retried job after a crash restarts a RUNNING one from the beginning (upserts are idempotent).
-      const [r] = await db
-        .update(syncRuns)
-        .set({ status: 'RUNNING', startedAt: at, pages: 0, recordsReceived: 0, recordsStored: 0, errorCount: 0, error: null })
-        .where(and(eq(syncRuns.id, runId), sql`${syncRuns.status} in ('QUEUED', 'RUNNING')`))
-        .returning();
-      return r;
+      return db.transaction(async (tx) => {
+        const [r] = await tx
+          .update(syncRuns)
+          .set({ status: 'RUNNING', startedAt: at, pages: 0, recordsReceived: 0, recordsStored: 0, errorCount: 0, error: null })
+          .where(and(eq(syncRuns.id, runId), sql`${syncRuns.status} in ('QUEUED', 'RUNNING')`))
+          .returning();
+        if (r) await tx.insert(integrationsOutbox).values(outboxRow(announce(r)));
+        return r;
+      });
     },
     /** One page: its records upserted, the run's counters and a log line, in one transaction. */
     async storePage(run: SyncRunRow, records: Array<{ externalId: string; data: Record<string, unknown> }>, log: LogEntry, skipped: number) {
@@ -104,9 +110,9 @@ export function createIntegrationsStore(db: Db<Schema>) {
       await db.insert(syncLogs).values({ runId: run.id, integrationId: run.integrationId, ...entry });
     },
     /** Ends a run and counts it on its integration, in one transaction. */
-    async finishRun(run: SyncRunRow, ok: boolean, error: string | null, at: Date, entry: LogEntry) {
+    async finishRun(run: SyncRunRow, ok: boolean, error: string | null, at: Date, entry: LogEntry, announce: (r: SyncRunRow) => OutboxEvent) {
       await db.transaction(async (tx) => {
-        await tx
+        const [done] = await tx
           .update(syncRuns)
           .set({
             status: ok ? 'SUCCEEDED' : 'FAILED',
@@ -115,7 +121,9 @@ export function createIntegrationsStore(db: Db<Schema>) {
             error,
             ...(ok ? {} : { errorCount: sql`${syncRuns.errorCount} + 1` }),
           })
-          .where(eq(syncRuns.id, run.id));
+          .where(eq(syncRuns.id, run.id))
+          .returning();
+        await tx.insert(integrationsOutbox).values(outboxRow(announce(done!)));
         await tx
           .update(integrations)
           .set({

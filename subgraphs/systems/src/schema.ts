@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { loaderFor, rowsById, scalarResolvers, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import { loaderFor, rowsById, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
 import type { SystemRow } from './store.ts';
 import { createSystemsService, systemDirectory, type StoredAuth, type SystemsService } from './service.ts';
 
@@ -44,8 +44,8 @@ function health(s: SystemRow) {
   };
 }
 
-export function createSystemsSubgraph(rt: HubRuntime): Subgraph & { service: SystemsService } {
-  const service = createSystemsService(rt);
+export function createSystemsSubgraph(rt: HubRuntime, publisher: () => EventPublisher | undefined): Subgraph & { service: SystemsService } {
+  const service = createSystemsService(rt, publisher);
   return {
     name: 'systems',
     typeDefs,
@@ -53,5 +53,6 @@ export function createSystemsSubgraph(rt: HubRuntime): Subgraph & { service: Sys
     service,
     provides: { systemDirectory: systemDirectory(service) },
     start: () => service.startWorkers(),
+    stop: () => service.stop(),
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { badInput, conflict, deterministicUuid, isHubError, notFound, type HubRuntime, type SystemDirectory, type SystemSession } from '@hub/runtime';
+import { systemsOutbox } from '@hub/db';
+import { badInput, conflict, createOutboxRelay, deterministicUuid, isHubError, notFound, type EventPublisher, type HubRuntime, type OutboxEvent, type SystemDirectory, type SystemSession } from '@hub/runtime';
 import type { AuthConfig, Credentials } from '@hub/runtime';
 import { createSystemsStore, type HealthOutcome, type SystemFilter, type SystemRow } from './store.ts';
 
@@ -31,9 +32,16 @@ export interface ConnectionResult {
 /** Stored authentication config: the non-secret half of how the hub authenticates to a system. */
 export type StoredAuth = { kind: AuthConfig['kind']; header?: string; tokenUrl?: string; scope?: string; keyId?: string };
 
-export function createSystemsService(rt: HubRuntime) {
+export function createSystemsService(rt: HubRuntime, publisher: () => EventPublisher | undefined) {
   const store = createSystemsStore(rt.database.db);
   const log = rt.log.child({ subgraph: 'systems' });
+  const relay = createOutboxRelay({ name: 'systems', db: rt.database.db, table: systemsOutbox, publisher, log });
+  const announce = (type: string, s: SystemRow, payload: Record<string, unknown>): OutboxEvent => ({
+    type,
+    source: 'hub.systems',
+    systemId: s.id,
+    payload: { systemId: s.id, name: s.name, status: s.status, ...payload },
+  });
 
   function toAuthConfig(a: StoredAuth): AuthConfig {
     switch (a.kind) {
@@ -138,20 +146,24 @@ export function createSystemsService(rt: HubRuntime) {
         if (r.requests < 1 || r.perSeconds < 1) throw badInput('rate limits need requests >= 1 and perSeconds >= 1', { field: 'rateLimits' });
       }
       if (await store.byName(name)) throw conflict(`an external system named "${name}" already exists`, { field: 'name' });
+      let row: SystemRow;
       try {
-        return await store.insert({
-          id: randomUUID(),
-          name,
-          type: input.type,
-          endpoint,
-          healthPath,
-          authentication: auth,
-          capabilities: [...new Set(input.capabilities ?? [])],
-          dataFormats: [...new Set(input.dataFormats ?? [])],
-          rateLimits: (input.rateLimits ?? []).map((r) => ({ requests: r.requests, perSeconds: r.perSeconds, ...(r.scope ? { scope: r.scope } : {}) })),
-          configuration: input.configuration ?? {},
-          status: 'REGISTERED',
-        });
+        row = await store.insert(
+          {
+            id: randomUUID(),
+            name,
+            type: input.type,
+            endpoint,
+            healthPath,
+            authentication: auth,
+            capabilities: [...new Set(input.capabilities ?? [])],
+            dataFormats: [...new Set(input.dataFormats ?? [])],
+            rateLimits: (input.rateLimits ?? []).map((r) => ({ requests: r.requests, perSeconds: r.perSeconds, ...(r.scope ? { scope: r.scope } : {}) })),
+            configuration: input.configuration ?? {},
+            status: 'REGISTERED',
+          },
+          (r) => announce('system.registered', r, { type: r.type, endpoint: r.endpoint }),
+        );
       } catch (err) {
         // Two registrations racing for one name: the unique index decides.
         if (String((err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code) === '23505') {
@@ -159,6 +171,8 @@ export function createSystemsService(rt: HubRuntime) {
         }
         throw err;
       }
+      relay.kick();
+      return row;
     },
     get,
     byIds: (ids: readonly string[]) => store.byIds(ids),
@@ -171,7 +185,15 @@ export function createSystemsService(rt: HubRuntime) {
       const creds = Object.fromEntries(Object.entries(credentials).filter(([, v]) => v != null && v !== '')) as Credentials;
       const outcome = await probe(system, creds, 'CONNECT');
       const sealed = outcome.connected ? sealWithKeyId(rt.vault.seal(creds, system.id)) : undefined;
-      const row = await store.recordHealth(system.id, outcome, sealed);
+      const row = await store.recordHealth(system.id, outcome, sealed, false, (_before, after) =>
+        announce(outcome.connected ? 'system.connected' : 'system.connection_failed', after, {
+          status: outcome.status,
+          latencyMs: outcome.latencyMs,
+          httpStatus: outcome.httpStatus,
+          error: outcome.error,
+        }),
+      );
+      relay.kick();
       if (outcome.connected) await scheduleHealthCheck(system.id);
       log.info({ systemId, status: outcome.status, latencyMs: outcome.latencyMs }, 'connect handshake');
       return { system: row, connected: outcome.connected, status: outcome.status, latencyMs: outcome.latencyMs, httpStatus: outcome.httpStatus, error: outcome.error, checkedAt: outcome.at };
@@ -179,7 +201,9 @@ export function createSystemsService(rt: HubRuntime) {
 
     async disconnect(systemId: string): Promise<SystemRow> {
       await get(systemId);
-      return store.disconnect(systemId);
+      const row = await store.disconnect(systemId, (r) => announce('system.disconnected', r, {}));
+      relay.kick();
+      return row;
     },
 
     /** A health check with the stored credentials; the scheduled job and `checkSystemHealth` both come here. */
@@ -189,7 +213,12 @@ export function createSystemsService(rt: HubRuntime) {
       if (!creds) throw conflict(`external system ${systemId} is not connected`, { id: systemId, status: system.status });
       const outcome = await probe(system, creds, trigger);
       // A failed check keeps the credentials and the schedule: the system may come back.
-      return store.recordHealth(system.id, { ...outcome, connected: outcome.ok }, undefined, true);
+      // Only a change of status is news; a check that finds things as they were is in the health history.
+      const row = await store.recordHealth(system.id, { ...outcome, connected: outcome.ok }, undefined, true, (before, after) =>
+        before.status !== after.status ? announce('system.status_changed', after, { from: before.status, to: after.status, error: outcome.error }) : undefined,
+      );
+      relay.kick();
+      return row;
     },
 
     /** Authenticates with the stored credentials; used to sync data from the system. */
@@ -214,7 +243,10 @@ export function createSystemsService(rt: HubRuntime) {
       return n;
     },
 
+    stop: () => relay.stop(),
+
     async startWorkers() {
+      relay.start();
       await rt.jobs.define<{ systemId: string }>(
         HEALTH_QUEUE,
         async ({ systemId }) => {

@@ -1,6 +1,6 @@
 import { and, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
-import { externalSystems, healthChecks, systemCredentials, type Schema } from '@hub/db';
-import type { Db } from '@hub/runtime';
+import { externalSystems, healthChecks, systemCredentials, systemsOutbox, type Schema } from '@hub/db';
+import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
 
 export type SystemRow = typeof externalSystems.$inferSelect;
 export type NewSystemRow = typeof externalSystems.$inferInsert;
@@ -33,9 +33,13 @@ export function createSystemsStore(db: Db<Schema>) {
     .where(sql`${externalSystems.id} = any(${sql.placeholder('ids')}::uuid[])`)
     .prepare('systems_by_ids');
   return {
-    async insert(row: NewSystemRow): Promise<SystemRow> {
-      const [r] = await db.insert(externalSystems).values(row).returning();
-      return r!;
+    /** The new system and the event announcing it, in one transaction. */
+    async insert(row: NewSystemRow, announce: (r: SystemRow) => OutboxEvent): Promise<SystemRow> {
+      return db.transaction(async (tx) => {
+        const [r] = await tx.insert(externalSystems).values(row).returning();
+        await tx.insert(systemsOutbox).values(outboxRow(announce(r!)));
+        return r!;
+      });
     },
     async byId(id: string): Promise<SystemRow | undefined> {
       const [r] = await db.select().from(externalSystems).where(eq(externalSystems.id, id));
@@ -70,8 +74,15 @@ export function createSystemsStore(db: Db<Schema>) {
       return new Set(rows.map((r) => r.id));
     },
     /** The outcome of a health check or handshake, its history row and (on a successful connect) the sealed credentials, in one transaction. */
-    async recordHealth(systemId: string, o: HealthOutcome, sealed?: { sealed: string; keyId: string }, onlyIfConnected = false): Promise<SystemRow> {
+    async recordHealth(
+      systemId: string,
+      o: HealthOutcome,
+      sealed?: { sealed: string; keyId: string },
+      onlyIfConnected = false,
+      announce?: (before: SystemRow, after: SystemRow) => OutboxEvent | undefined,
+    ): Promise<SystemRow> {
       return db.transaction(async (tx) => {
+        const [before] = await tx.select().from(externalSystems).where(eq(externalSystems.id, systemId));
         // A check that was under way when the system was disconnected must not bring its status back.
         if (onlyIfConnected) {
           const [c] = await tx.select({ id: systemCredentials.systemId }).from(systemCredentials).where(eq(systemCredentials.systemId, systemId)).for('update');
@@ -105,10 +116,12 @@ export function createSystemsStore(db: Db<Schema>) {
           })
           .where(eq(externalSystems.id, systemId))
           .returning();
+        const event = announce?.(before!, r!);
+        if (event) await tx.insert(systemsOutbox).values(outboxRow(event));
         return r!;
       });
     },
-    async disconnect(systemId: string): Promise<SystemRow> {
+    async disconnect(systemId: string, announce: (r: SystemRow) => OutboxEvent): Promise<SystemRow> {
       return db.transaction(async (tx) => {
         await tx.delete(systemCredentials).where(eq(systemCredentials.systemId, systemId));
         const [r] = await tx
@@ -116,6 +129,7 @@ export function createSystemsStore(db: Db<Schema>) {
           .set({ status: 'DISCONNECTED', updatedAt: new Date() })
           .where(eq(externalSystems.id, systemId))
           .returning();
+        await tx.insert(systemsOutbox).values(outboxRow(announce(r!)));
         return r!;
       });
     },
