@@ -81,8 +81,13 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
 
   const backoff = (attempt: number) => Math.round(Math.random() * Math.min(5 * 60_000, baseDelayMs * 2 ** (attempt - 1)));
 
-  async function kick(s: Pick<SubscriptionRow, 'id' | 'offset' | 'attempts'>, startAfter?: Date) {
-    await rt.jobs.send(QUEUE, { subscriptionId: s.id }, { id: deterministicUuid('deliver', s.id, String(s.offset), String(s.attempts)), startAfter });
+  /**
+   * One delivery job per subscription, offset, attempt and log head: the same kick twice (several processes, a
+   * burst of appends) queues one job, while news the last job could not have seen (a higher head) queues another.
+   */
+  async function kick(s: Pick<SubscriptionRow, 'id' | 'offset' | 'attempts'>, startAfter?: Date, head?: number) {
+    const h = head ?? (await events.head());
+    await rt.jobs.send(QUEUE, { subscriptionId: s.id }, { id: deterministicUuid('deliver', s.id, String(s.offset), String(s.attempts), String(h)), startAfter });
   }
 
   /** Runs a rule's action for one event; null when done. */
@@ -183,7 +188,8 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
 
   let pending: NodeJS.Timeout | undefined;
   async function kickAll() {
-    for (const s of await store.active()) if (!s.nextAttemptAt || s.nextAttemptAt <= new Date()) await kick(s);
+    const head = await events.head();
+    for (const s of await store.active()) if (s.offset < head && (!s.nextAttemptAt || s.nextAttemptAt <= new Date())) await kick(s, undefined, head);
   }
 
   return {
