@@ -176,3 +176,17 @@ describe('live subscriptions over graphql-ws', () => {
     }
   });
 });
+
+describe('publishing edge cases', () => {
+  it('takes a payload written inline in the query, and concurrent batches of 1,000', async () => {
+    const inline = await hub.raw(JSON.stringify({ query: 'mutation { publishEvent(input: { type: "inline.literal", source: "tests", payload: { resident: "R-1", vitals: { t: 37.2 }, tags: ["a"] } }) { event { payload } } }' }));
+    const body = (await inline.json()) as any;
+    expect(body.errors).toBeUndefined();
+    expect(body.data.publishEvent.event.payload).toEqual({ resident: 'R-1', vitals: { t: 37.2 }, tags: ['a'] });
+    const batches = await Promise.all(Array.from({ length: 6 }, (_, b) => hub.gql(PublishEventsDocument, { inputs: Array.from({ length: 1000 }, (_, i) => event({ type: 'bulk.load', payload: { b, i } })) })));
+    expect(batches.map((r) => r.errors)).toEqual(Array(6).fill(undefined));
+    const seqs = batches.flatMap((r) => r.data!.publishEvents.map((p) => Number(p.event.sequence))).sort((a, b) => a - b);
+    expect(seqs).toHaveLength(6000);
+    expect(seqs.at(-1)! - seqs[0]!).toBe(5999); // one gap-free run
+  });
+});

@@ -52,10 +52,10 @@ export function createEventsStore(db: Db<Schema>) {
         }
         if (!fresh.length) return { rows: [], existing };
         const first = head!.last + 1;
-        const rows = await tx
-          .insert(events)
-          .values(fresh.map((e, i) => ({ ...e, sequence: first + i })))
-          .returning();
+        const numbered = fresh.map((e, i) => ({ ...e, sequence: first + i }));
+        const rows: EventRow[] = [];
+        // At most 1,000 rows per statement: PostgreSQL takes at most 65,535 parameters in one.
+        for (let i = 0; i < numbered.length; i += 1000) rows.push(...(await tx.insert(events).values(numbered.slice(i, i + 1000)).returning()));
         await tx.update(eventsHead).set({ last: head!.last + fresh.length }).where(eq(eventsHead.id, 1));
         return { rows, existing };
       });
