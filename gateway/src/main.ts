@@ -52,6 +52,11 @@ async function supervise(workers: number) {
       w.once('listening', () => resolve());
       w.once('exit', (code) => reject(new Error(`worker exited with ${code} before listening`)));
     });
+  if (!config.redisUrl) {
+    // Correct without Redis (each worker's subscribers read the shared log), but live events from another worker
+    // then wait for EVENTS_LOG_POLL_MS instead of arriving at once.
+    log.warn('WORKERS > 1 without REDIS_URL: live event delivery across workers falls back to polling the log');
+  }
   await fork();
   for (let i = 1; i < workers; i++) await fork();
   log.info({ workers, url: `http://${config.host}:${config.port}/graphql` }, 'hub workers listening');
