@@ -1,7 +1,7 @@
 /**
  * The baseline the hub is compared with: the stock Apollo stack and nothing else. A plain @apollo/server
  * (startStandaloneServer) runs an @apollo/gateway that composes the supergraph by introspecting the subgraph
- * processes (IntrospectAndCompose) and reaches them over HTTP. Started by bench/run.ts as its own child process:
+ * processes (IntrospectAndCompose) and reaches them over HTTP. Started by bench/gateway.ts as its own child process:
  *
  *   PORT=4100 HOST=127.0.0.1 SUBGRAPH_SYSTEMS_URL=http://127.0.0.1:4001/graphql ... node --import tsx bench/baseline.ts
  */

@@ -12,6 +12,10 @@ export const HOST = '127.0.0.1';
 /** Lines of a child's output echoed live; the rest is kept only as a tail for error messages. */
 const ECHO_LINES = 20;
 const TAIL_LINES = 60;
+/** Longer lines (a failed INSERT logs every parameter) are echoed and kept shortened: head ... tail. */
+const MAX_LINE = 1_000;
+
+const shorten = (line: string) => (line.length <= MAX_LINE ? line : `${line.slice(0, MAX_LINE / 2)} ...[${line.length - MAX_LINE} characters]... ${line.slice(-MAX_LINE / 2)}`);
 
 export interface ServerProcess {
   name: string;
@@ -19,8 +23,10 @@ export interface ServerProcess {
   /** http://127.0.0.1:port */
   url: string;
   child: ChildProcess;
-  /** The last lines the child wrote, for failure messages. */
+  /** The last lines the child wrote (long ones shortened), for failure messages. */
   tail: string[];
+  /** Called with every whole line the child writes, e.g. to look for a cause in its log. */
+  lineListeners: Set<(line: string) => void>;
   /** Resolves with the exit code (or signal name) once the child has gone. */
   exited: Promise<string>;
   hasExited: boolean;
@@ -43,10 +49,11 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts `node --import tsx <script>`: the same TypeScript loader `tsx <script>` uses, but without tsx's
- * watcher/relay parent, so the pid we hold is the server itself and signals reach it directly.
+ * watcher/relay parent, so the pid we hold is the server itself and signals reach it directly. `nodeArgs` go
+ * before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not take); node:cluster workers inherit them.
  */
-export function startServer(name: string, script: string, port: number, env: NodeJS.ProcessEnv): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+export function startServer(name: string, script: string, port: number, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): ServerProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: REPO_ROOT,
     env: { ...env, PORT: String(port), HOST },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,6 +64,7 @@ export function startServer(name: string, script: string, port: number, env: Nod
     url: `http://${HOST}:${port}`,
     child,
     tail: [],
+    lineListeners: new Set(),
     hasExited: false,
     exited: new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -71,9 +79,11 @@ export function startServer(name: string, script: string, port: number, env: Nod
   // Both streams must be drained, or a chatty child blocks on a full pipe and skews (or stalls) the run.
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {
-      server.tail.push(line);
+      for (const listener of server.lineListeners) listener(line);
+      const short = shorten(line);
+      server.tail.push(short);
       if (server.tail.length > TAIL_LINES) server.tail.shift();
-      if (echoed < ECHO_LINES) console.error(`  [${name}] ${line}`);
+      if (echoed < ECHO_LINES) console.error(`  [${name}] ${short}`);
       else if (echoed === ECHO_LINES) console.error(`  [${name}] ... (further output suppressed)`);
       echoed++;
     });
@@ -115,17 +125,18 @@ export function describeTail(server: ServerProcess): string {
   return server.tail.length ? server.tail.map((l) => `    ${l}`).join('\n') : '    (no output)';
 }
 
-/** SIGTERM every child (the hub drains and closes its pools), SIGKILL the ones still there after the grace period. */
+/** SIGTERM one child (the hub drains and closes its pools), SIGKILL it if it is still there after the grace period. */
+export async function stopServer(server: ServerProcess, graceMs = 5_000): Promise<void> {
+  if (server.hasExited) return;
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), graceMs);
+  await server.exited;
+  clearTimeout(timer);
+}
+
+/** Stops every child still running, all at once. */
 export async function stopAll(graceMs = 5_000): Promise<void> {
-  const servers = [...running];
-  for (const s of servers) s.child.kill('SIGTERM');
-  await Promise.all(
-    servers.map(async (s) => {
-      const timer = setTimeout(() => s.child.kill('SIGKILL'), graceMs);
-      await s.exited;
-      clearTimeout(timer);
-    }),
-  );
+  await Promise.all([...running].map((s) => stopServer(s, graceMs)));
 }
 
 /** Last resort for `process.on('exit')`, where nothing asynchronous runs: kill whatever is left, by pid. */
