@@ -76,3 +76,11 @@ export const deadLetters = eventsSchema.table(
   },
   (t) => [index('dead_letters_subscription').on(t.subscriptionId, t.id)],
 );
+
+/** A JSON Schema that every event of a type must satisfy (its payload), versioned by replacement. */
+export const eventSchemas = eventsSchema.table('schemas', {
+  type: text('type').primaryKey(),
+  schema: jsonb('schema').$type<Record<string, unknown>>().notNull(),
+  version: integer('version').notNull().default(1),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

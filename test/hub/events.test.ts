@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
-import { EventsDocument, EventsWithSystemDocument, HistoryDocument, PublishEventDocument, PublishEventsDocument, RegisterSystemDocument, type PublishEventInput } from '../generated/graphql.ts';
+import { EventsDocument, EventsWithSystemDocument, HistoryDocument, PublishEventDocument, PublishEventsDocument, RegisterEventSchemaDocument, RegisterSystemDocument, type PublishEventInput } from '../generated/graphql.ts';
 import { backend, startTestHub, type TestHub } from '../support/hub.ts';
 import { collect, wsClient } from '../support/ws.ts';
 
@@ -188,5 +188,28 @@ describe('publishing edge cases', () => {
     const seqs = batches.flatMap((r) => r.data!.publishEvents.map((p) => Number(p.event.sequence))).sort((a, b) => a - b);
     expect(seqs).toHaveLength(6000);
     expect(seqs.at(-1)! - seqs[0]!).toBe(5999); // one gap-free run
+  });
+});
+
+describe('JSON Schemas per event type', () => {
+  it('enforces a registered schema on every publish of that type, and only that type', async () => {
+    const type = `vitals${Math.random().toString(36).slice(2, 7)}.recorded`;
+    const schema = { type: 'object', required: ['nhsNumber', 'temperature'], properties: { nhsNumber: { type: 'string', pattern: '^\\d{10}$' }, temperature: { type: 'number', minimum: 30, maximum: 45 } } };
+    const { registerEventSchema } = await hub.ok(RegisterEventSchemaDocument, { type, schema });
+    expect(registerEventSchema).toMatchObject({ type, version: 1 });
+    const ok = await hub.gql(PublishEventDocument, { input: event({ type, payload: { nhsNumber: '9000000009', temperature: 37.1 } }) });
+    expect(ok.errors).toBeUndefined();
+    const bad = await hub.gql(PublishEventDocument, { input: event({ type, payload: { nhsNumber: '12', temperature: 60 } }) });
+    expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(bad.errors?.[0]?.message).toMatch(/does not match the schema/);
+    expect(bad.errors?.[0]?.message).toMatch(/nhsNumber/);
+    expect(bad.errors?.[0]?.message).toMatch(/temperature/);
+    const batch = await hub.gql(PublishEventsDocument, { inputs: [event(), event({ type, payload: {} })] });
+    expect(batch.errors?.[0]?.message).toMatch(/inputs\[1\]\.payload/);
+    expect((await hub.ok(HistoryDocument, { filter: { types: [type] } })).eventHistory.events).toHaveLength(1);
+    const v2 = await hub.ok(RegisterEventSchemaDocument, { type, schema: { type: 'object' } });
+    expect(v2.registerEventSchema.version).toBe(2);
+    const invalid = await hub.gql(RegisterEventSchemaDocument, { type, schema: { type: 'no-such-type' } });
+    expect(invalid.errors?.[0]?.message).toMatch(/not a valid JSON Schema/);
   });
 });

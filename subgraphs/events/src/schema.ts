@@ -30,11 +30,18 @@ function resolvers(service: EventsService, subscriptions: SubscriptionsService) 
       eventHistory: (_: unknown, a: { filter?: FilterArg; first: number; after?: string }) => service.history(a.filter ?? {}, a.first, a.after),
       integrationEvent: (_: unknown, a: { id: string }, ctx: RequestContext) => byId(ctx).load(a.id),
       eventSubscriptions: () => subscriptions.list(),
+      eventSchemas: () => service.schemas.list(),
+      eventSchema: (_: unknown, a: { type: string }) => service.schemas.get(a.type),
       eventSubscription: (_: unknown, a: { id: string }) => subscriptions.get(a.id).catch(() => null),
     },
     Mutation: {
       publishEvent: async (_: unknown, a: { input: PublishInput }) => (await service.publish([a.input]))[0],
       publishEvents: (_: unknown, a: { inputs: PublishInput[] }) => service.publish(a.inputs),
+      registerEventSchema: (_: unknown, a: { type: string; schema: unknown }) => {
+        if (!a.schema || typeof a.schema !== 'object' || Array.isArray(a.schema)) throw badInput('schema must be a JSON Schema object', { field: 'schema' });
+        if (!/^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$/i.test(a.type)) throw badInput('type must be a dotted name such as nhs.demographics.updated', { field: 'type' });
+        return service.schemas.register(a.type, JSON.parse(JSON.stringify(a.schema)) as Record<string, unknown>);
+      },
       subscribeToEvents: (_: unknown, a: { subscription: Omit<SubscribeInput, 'fromSequence'> & { fromSequence?: string } }) =>
         subscriptions.subscribe({ ...a.subscription, fromSequence: parseFromSequence(a.subscription.fromSequence) }),
       replayEvents: (_: unknown, a: { subscriptionId: string; fromSequence: string }) => subscriptions.replay(a.subscriptionId, parseFromSequence(a.fromSequence)!),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { badInput, type BusEvent, type HubRuntime } from '@hub/runtime';
+import { createPayloadSchemas } from './payload-schemas.ts';
 import { createEventsStore, type EventFilter, type EventRow, type NewEvent } from './store.ts';
 
 export const MAX_BATCH = 1000;
@@ -74,6 +75,7 @@ const fromBus = (e: BusEvent): EventRow => ({ ...(e as unknown as EventRow), tim
 
 export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => void } = {}) {
   const store = createEventsStore(rt.database.db);
+  const schemas = createPayloadSchemas(rt.database.db);
   // Events never change, so recent ones can be served from memory (live subscribers resolve each event by id).
   const recent = new LRUCache<string, EventRow>({ max: 50_000 });
   const remember = (rows: EventRow[]) => rows.forEach((r) => recent.set(r.id, r));
@@ -136,10 +138,12 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
   }
 
   return {
+    schemas,
     async publish(inputs: PublishInput[]): Promise<Published[]> {
       if (inputs.length === 0) throw badInput('at least one event is required');
       if (inputs.length > MAX_BATCH) throw badInput(`at most ${MAX_BATCH} events per request; got ${inputs.length}`);
       const rows = inputs.map((e, i) => validate(e, inputs.length > 1 ? `inputs[${i}]` : ''));
+      await schemas.check(rows as Array<{ type: string; payload: unknown }>, (i) => (inputs.length > 1 ? `inputs[${i}].` : ''));
       return append(rows);
     },
 
