@@ -1,6 +1,5 @@
 import { composeServices } from '@apollo/composition';
-import { print, type DocumentNode } from 'graphql';
-import { parse } from 'graphql';
+import { parse, type DocumentNode } from 'graphql';
 
 export interface SubgraphSource {
   name: string;
@@ -31,5 +30,3 @@ export async function fetchSubgraphSdl(name: string, url: string, timeoutMs = 5_
   if (!sdl) throw new Error(`subgraph ${name} at ${url} did not return its SDL`);
   return { name, url, typeDefs: parse(sdl) };
 }
-
-export const sdlOf = (s: SubgraphSource) => print(s.typeDefs);

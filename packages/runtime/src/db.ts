@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -84,5 +84,3 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
     },
   };
 }
-
-export const pgliteDataDir = (dataDir: string) => join(dataDir, 'pglite');

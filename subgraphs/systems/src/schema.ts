@@ -23,10 +23,10 @@ function resolvers(service: SystemsService) {
     ExternalSystem: {
       __resolveReference: (ref: { id: string }, ctx: RequestContext) =>
         loaderFor(ctx, 'systems.byId', async (ids: readonly string[]) => rowsById(await service.byIds(ids), ids)).load(ref.id),
-      authentication: async (s: SystemRow) => {
-        const a = s.authentication as StoredAuth;
-        return { ...a, hasCredentials: await service.hasCredentials(s.id) };
-      },
+      authentication: async (s: SystemRow, _: unknown, ctx: RequestContext) => ({
+        ...(s.authentication as StoredAuth),
+        hasCredentials: await loaderFor(ctx, 'systems.hasCredentials', (ids: readonly string[]) => service.hasCredentials(ids)).load(s.id),
+      }),
       health: (s: SystemRow) => health(s),
       healthHistory: (s: SystemRow, a: { last: number }) => service.healthHistory(s.id, a.last),
     },

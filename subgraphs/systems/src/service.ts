@@ -178,7 +178,11 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
     byIds: (ids: readonly string[]) => store.byIds(ids),
     list: (f?: SystemFilter) => store.list(f),
     healthHistory: (id: string, last: number) => store.healthHistory(id, Math.max(1, Math.min(last, 500))),
-    hasCredentials: async (id: string) => (await store.credentials(id)) !== undefined,
+    /** For each id, whether credentials are stored. */
+    hasCredentials: async (ids: readonly string[]) => {
+      const set = await store.credentialed(ids);
+      return ids.map((id) => set.has(id));
+    },
 
     async connect(systemId: string, credentials: Credentials): Promise<ConnectionResult> {
       const system = await get(systemId);

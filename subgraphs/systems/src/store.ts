@@ -1,4 +1,4 @@
-import { and, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, ilike, inArray, sql, type SQL } from 'drizzle-orm';
 import { externalSystems, healthChecks, systemCredentials, systemsOutbox, type Schema } from '@hub/db';
 import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
 
@@ -68,6 +68,12 @@ export function createSystemsStore(db: Db<Schema>) {
     async credentials(systemId: string): Promise<{ sealed: string; keyId: string } | undefined> {
       const [r] = await db.select().from(systemCredentials).where(eq(systemCredentials.systemId, systemId));
       return r;
+    },
+    /** Which of these systems have stored credentials (one query for a whole list). */
+    async credentialed(ids: readonly string[]): Promise<Set<string>> {
+      if (!ids.length) return new Set();
+      const rows = await db.select({ id: systemCredentials.systemId }).from(systemCredentials).where(inArray(systemCredentials.systemId, [...ids]));
+      return new Set(rows.map((r) => r.id));
     },
     async systemsWithCredentials(): Promise<Set<string>> {
       const rows = await db.select({ id: systemCredentials.systemId }).from(systemCredentials);
