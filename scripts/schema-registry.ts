@@ -9,6 +9,7 @@ import { typeDefs as integrations } from '@hub/subgraph-integrations';
 import { typeDefs as mappings } from '@hub/subgraph-mappings';
 import { typeDefs as metrics } from '@hub/subgraph-metrics';
 import { typeDefs as events } from '@hub/subgraph-events';
+import { typeDefs as nhs } from '@hub/subgraph-nhs';
 
 /**
  * The schema registry check. `schema/` holds each subgraph's SDL, the composed supergraph and the client-facing
@@ -29,6 +30,7 @@ export const hubSubgraphs: SubgraphSdl[] = [
   { name: 'mappings', typeDefs: mappings },
   { name: 'metrics', typeDefs: metrics },
   { name: 'events', typeDefs: events },
+  { name: 'nhs', typeDefs: nhs },
 ];
 
 export interface Approval {

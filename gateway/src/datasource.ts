@@ -2,7 +2,35 @@ import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { execute, parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
+import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { toGraphQLError, type Logger, type RequestContext } from '@hub/runtime';
+
+type HubGatewayContext = RequestContext & Record<string, any>;
+
+/** Adds a subgraph's response extensions to the gateway request's, list by list. */
+export function mergeExtensions(into: RequestContext, from: Record<string, unknown>): void {
+  into.extensions ??= {};
+  for (const [key, entries] of Object.entries(from)) {
+    if (Array.isArray(entries)) (into.extensions[key] ??= []).push(...entries);
+  }
+}
+
+/**
+ * A subgraph in another process: the request id and the client travel with each fetch, and what the subgraph put
+ * in its response's extensions reaches the client's response.
+ */
+export class RemoteSubgraphDataSource extends RemoteGraphQLDataSource<HubGatewayContext> {
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<HubGatewayContext>) {
+    if (context?.requestId) request.http?.headers.set('x-request-id', context.requestId);
+    if (context?.actor) request.http?.headers.set('x-hub-client', context.actor);
+  }
+
+  override didReceiveResponse({ response, context }: { response: GatewayGraphQLResponse; context: HubGatewayContext }) {
+    const ext = response.extensions?.hub;
+    if (context && ext && typeof ext === 'object') mergeExtensions(context, ext as Record<string, unknown>);
+    return response;
+  }
+}
 
 /**
  * Runs a subgraph fetch of the query plan inside this process: no HTTP, no JSON round trip. Documents are parsed
@@ -27,7 +55,8 @@ export class InProcessDataSource implements GraphQLDataSource {
       this.documents.set(query, doc);
     }
     if (Array.isArray(doc)) return { errors: (doc as GraphQLError[]).map((e) => e.toJSON()) };
-    const ctx: RequestContext = { requestId: (context as RequestContext | undefined)?.requestId, loaders: new Map() };
+    const outer = context as RequestContext | undefined;
+    const ctx: RequestContext = { requestId: outer?.requestId, actor: outer?.actor, loaders: new Map() };
     const result = await execute({
       schema: this.schema,
       document: doc as DocumentNode,
@@ -35,6 +64,7 @@ export class InProcessDataSource implements GraphQLDataSource {
       operationName: request.operationName,
       contextValue: ctx,
     });
+    if (outer && ctx.extensions) mergeExtensions(outer, ctx.extensions);
     return {
       data: result.data as Record<string, unknown> | null | undefined,
       ...(result.errors?.length ? { errors: result.errors.map((e) => this.format(e)) } : {}),

@@ -1,9 +1,9 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { ApolloGateway, RemoteGraphQLDataSource, type SupergraphSdlHook } from '@apollo/gateway';
+import { ApolloGateway, type SupergraphSdlHook } from '@apollo/gateway';
 import { useApolloFederation } from '@envelop/apollo-federation';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { migrationsFolder, schema as dbSchema } from '@hub/db';
 import {
@@ -16,6 +16,7 @@ import {
   type HubConfig,
   type HubRuntime,
   type KeyValue,
+  type RequestContext,
   type Logger,
   type Subgraph,
   type SubgraphName,
@@ -25,7 +26,9 @@ import { createIntegrationsSubgraph } from '@hub/subgraph-integrations';
 import { createMappingsSubgraph } from '@hub/subgraph-mappings';
 import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
-import { InProcessDataSource } from './datasource.ts';
+import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
+import { startNhsSimulator, nhsFixtureKeys, type NhsSimulator } from '@hub/simulators';
+import { createNhsSubgraph } from '@hub/subgraph-nhs';
 import { errorMasker, useErrorCodes } from './errors.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
 import { attachSubscriptions } from './subscriptions.ts';
@@ -59,8 +62,9 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
     mappings: () => createMappingsSubgraph(rt),
     metrics: () => createMetricsSubgraph(rt),
     events: () => (events ??= createEventsSubgraph(rt, () => integrations?.provides?.syncTrigger)),
+    nhs: () => createNhsSubgraph(rt, publisher),
   };
-  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations'))) {
+  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations') || names.includes('nhs'))) {
     rt.log.warn('SUBGRAPH_EVENTS_URL is not set: state-change events wait in the outboxes until an events subgraph is reachable');
   }
   return names.map((n) => factories[n]());
@@ -123,7 +127,7 @@ async function createGateway(config: HubConfig, local: Subgraph[], log: Logger):
       urls[name] = url ?? '';
       const localSubgraph = url?.startsWith(IN_PROCESS) ? localByName.get(url.slice(IN_PROCESS.length)) : undefined;
       if (localSubgraph) return new InProcessDataSource(localSubgraph.schema, log);
-      return new RemoteGraphQLDataSource({ url });
+      return new RemoteSubgraphDataSource({ url });
     },
   });
   await gateway.load();
@@ -134,6 +138,12 @@ async function createGateway(config: HubConfig, local: Subgraph[], log: Logger):
 export async function startHub(config: HubConfig, log: Logger = createLogger(config.logLevel)): Promise<Hub> {
   const gatewayRole = runsRole(config, 'gateway');
   const localNames = config.supergraphFile ? [] : SUBGRAPH_NAMES.filter((n) => runsRole(config, n));
+  // With no NHS configuration a newcomer still sees residents: the NHS simulator runs in this process.
+  let nhsSimulator: NhsSimulator | undefined;
+  if (localNames.includes('nhs') && config.nhs.environment === 'simulated' && !config.nhs.baseUrl) {
+    ({ config, simulator: nhsSimulator } = await withInProcessNhsSimulator(config));
+    log.warn({ nhs: nhsSimulator.url }, 'NHS is SIMULATED: no NHS_ENVIRONMENT configured, residents come from the local NHS simulator');
+  }
   const runtime = localNames.length ? await createRuntime(config, { schema: dbSchema, migrationsFolder }, log) : undefined;
   let kv: KeyValue | undefined = runtime?.kv;
   const ownKv = !kv && gatewayRole;
@@ -173,21 +183,35 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       },
     });
     yoga = createYoga({
-      plugins: [useApolloFederation({ gateway, logger: log as never }), useErrorCodes()],
+      plugins: [useApolloFederation({ gateway, logger: log as never }), useErrorCodes(), useResponseExtensions()],
       graphqlEndpoint: '/graphql',
       graphiql: { title: 'Care-home integration hub' },
       landingPage: false,
       maskedErrors: { maskError: errorMasker(log) },
       logging: false,
       // Over graphql-ws there is no fetch Request, only the upgrade request.
-      context: ({ request, req }: { request?: Request; req?: { headers: Record<string, unknown> } }) => ({
+      context: ({ request, req }: { request?: Request; req?: { headers: Record<string, unknown> } }): RequestContext => ({
         requestId: request?.headers.get('x-request-id') ?? (req?.headers['x-request-id'] as string | undefined),
+        actor: request?.headers.get('x-hub-client') ?? (req?.headers['x-hub-client'] as string | undefined),
       }),
     });
   } else {
     // A subgraph-only process serves its subgraph's schema for a gateway elsewhere.
     const only = subgraphs[0]!;
-    yoga = createYoga({ schema: only.schema, graphqlEndpoint: '/graphql', graphiql: false, landingPage: false, maskedErrors: { maskError: errorMasker(log) }, logging: false, context: () => ({ loaders: new Map() }) });
+    yoga = createYoga({
+      schema: only.schema,
+      graphqlEndpoint: '/graphql',
+      graphiql: false,
+      landingPage: false,
+      maskedErrors: { maskError: errorMasker(log) },
+      logging: false,
+      plugins: [useResponseExtensions('hub')],
+      context: ({ request }: { request: Request }): RequestContext => ({
+        loaders: new Map(),
+        requestId: request.headers.get('x-request-id') ?? undefined,
+        actor: request.headers.get('x-hub-client') ?? undefined,
+      }),
+    });
     if (subgraphs.length > 1) log.warn('a subgraph-only process serves its first role only; give each subgraph its own process');
   }
 
@@ -237,9 +261,69 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         await gateway?.stop().catch(() => {});
         for (const s of subgraphs) await s.stop?.();
         await runtime?.close();
+        await nhsSimulator?.close();
         if (ownKv) await kv?.close();
       })();
       return closing;
     },
   };
 }
+
+/**
+ * What resolvers put in the request context's extensions goes into the response (e.g. `stale`: records served from
+ * cache while their upstream was unreachable). A subgraph-only process nests them under `hub` for its gateway.
+ */
+function useResponseExtensions(under?: string): Plugin {
+  return {
+    onExecute({ args }) {
+      return {
+        onExecuteDone({ result, setResult }) {
+          const ext = (args.contextValue as RequestContext).extensions;
+          if (!ext || !Object.keys(ext).length || !('data' in result || 'errors' in result) || 'next' in result) return;
+          const r = result as { extensions?: Record<string, unknown> };
+          setResult({ ...result, extensions: { ...r.extensions, ...(under ? { [under]: ext } : ext) } } as never);
+        },
+      };
+    },
+  };
+}
+
+/** Starts the NHS simulator and points the connector at it, marked SIMULATED. */
+async function withInProcessNhsSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: NhsSimulator }> {
+  const mailbox = 'HUBSIM001';
+  const password = 'simulated-mailbox-password';
+  const sharedKey = 'simulated-shared-key';
+  const simulator = await startNhsSimulator({
+    apiKey: nhsFixtureKeys.apiKey,
+    publicKeys: { [nhsFixtureKeys.kid]: nhsFixtureKeys.publicKeyPem },
+    rateLimitPerSecond: config.nhs.rateLimitPerSecond,
+    syntheticPatients: 20,
+    meshMailboxes: { [mailbox]: password, [SIMULATED_DISCHARGE_RECIPIENT]: 'simulated-recipient-password' },
+    meshSharedKey: sharedKey,
+  });
+  const origin = new URL(simulator.url);
+  return {
+    simulator,
+    config: {
+      ...config,
+      // Loopback is refused by the SSRF guard; open exactly the simulator's port.
+      outboundAllow: [...config.outboundAllow, `${origin.hostname}:${origin.port}`],
+      nhs: {
+        ...config.nhs,
+        environment: 'simulated',
+        baseUrl: simulator.url,
+        tokenUrl: simulator.tokenUrl,
+        apiKey: nhsFixtureKeys.apiKey,
+        privateKeyPem: nhsFixtureKeys.privateKeyPem,
+        keyId: nhsFixtureKeys.kid,
+        meshUrl: simulator.meshBaseUrl,
+        meshMailbox: mailbox,
+        meshPassword: password,
+        meshSharedKey: sharedKey,
+      },
+    },
+  };
+}
+
+/** A second simulated MESH mailbox, standing for the GP practice that receives discharge summaries. */
+export const SIMULATED_DISCHARGE_RECIPIENT = 'GPSIM0001';

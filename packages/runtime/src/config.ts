@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Every process role the hub can run. `all` is the laptop/demo shape: the gateway plus every subgraph in one process. */
-export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events'] as const;
+export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 export type Role = 'all' | 'gateway' | SubgraphName;
 
@@ -26,6 +27,8 @@ const envSchema = z.object({
   VAULT_KEYS: z.string().optional(),
   OUTBOUND_ALLOW: z.string().optional(),
   OUTBOUND_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  OUTBOUND_BREAKER_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  OUTBOUND_BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
   HEALTH_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(60),
@@ -35,7 +38,47 @@ const envSchema = z.object({
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   EVENTS_LOG_POLL_MS: z.coerce.number().int().min(50).default(1000),
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(1000),
+  NHS_ENVIRONMENT: z.enum(['simulated', 'sandbox', 'int', 'production']).optional(),
+  NHS_BASE_URL: z.string().url().optional(),
+  NHS_TOKEN_URL: z.string().url().optional(),
+  NHS_API_KEY: z.string().min(1).optional(),
+  NHS_PRIVATE_KEY: z.string().min(1).optional(),
+  NHS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  NHS_KEY_ID: z.string().min(1).optional(),
+  NHS_MESH_URL: z.string().url().optional(),
+  NHS_MESH_MAILBOX: z.string().min(1).optional(),
+  NHS_MESH_PASSWORD: z.string().min(1).optional(),
+  NHS_MESH_SHARED_KEY: z.string().min(1).optional(),
+  NHS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(5),
+  NHS_CACHE_FRESH_SECONDS: z.coerce.number().int().min(0).default(300),
+  NHS_CACHE_STALE_SECONDS: z.coerce.number().int().min(0).default(86_400),
+  NHS_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
 });
+
+/** The NHS environments the connector knows (APIM base URLs live in the nhs subgraph); `simulated` is the local simulator. */
+export type NhsEnvironment = 'simulated' | 'sandbox' | 'int' | 'production';
+
+export interface NhsConfig {
+  /** Unset with nothing else configured: the simulator, started in process. */
+  environment: NhsEnvironment;
+  /** Overrides the environment's API platform base URL (e.g. a simulator run elsewhere). */
+  baseUrl?: string;
+  tokenUrl?: string;
+  apiKey?: string;
+  privateKeyPem?: string;
+  keyId?: string;
+  meshUrl?: string;
+  meshMailbox?: string;
+  meshPassword?: string;
+  meshSharedKey?: string;
+  /** Requests per second the hub allows itself towards each NHS API, across all its processes. */
+  rateLimitPerSecond: number;
+  /** How long a cached record is served without asking the spine. */
+  cacheFreshSeconds: number;
+  /** How long past that it is kept to serve, marked stale, while the spine is unreachable. */
+  cacheStaleSeconds: number;
+  timeoutMs: number;
+}
 
 export interface HubConfig {
   env: string;
@@ -52,6 +95,10 @@ export interface HubConfig {
   vaultKeys?: string;
   outboundAllow: string[];
   outboundTimeoutMs: number;
+  /** Consecutive failures (transport errors, 5xx) of one system that open its circuit breaker. */
+  outboundBreakerThreshold: number;
+  /** How long an open breaker refuses calls before it lets one through to test the system. */
+  outboundBreakerHalfOpenMs: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   maxBodyBytes: number;
   healthCheckIntervalSeconds: number;
@@ -65,6 +112,7 @@ export interface HubConfig {
   eventsLogPollMs: number;
   /** First webhook retry delay; doubles per attempt (with full jitter), capped at 5 minutes. */
   webhookRetryBaseMs: number;
+  nhs: NhsConfig;
 }
 
 /** Reads and validates the environment once; a bad value stops the process with a message naming the variable. */
@@ -102,6 +150,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     vaultKeys: e.VAULT_KEYS,
     outboundAllow: csv(e.OUTBOUND_ALLOW),
     outboundTimeoutMs: e.OUTBOUND_TIMEOUT_MS,
+    outboundBreakerThreshold: e.OUTBOUND_BREAKER_THRESHOLD,
+    outboundBreakerHalfOpenMs: e.OUTBOUND_BREAKER_HALF_OPEN_MS,
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     healthCheckIntervalSeconds: e.HEALTH_CHECK_INTERVAL_SECONDS,
@@ -111,10 +161,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     workers: e.WORKERS,
     eventsLogPollMs: e.EVENTS_LOG_POLL_MS,
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+    nhs: nhsConfig(e),
     ...overrides,
   };
 }
 
 export function runsRole(config: HubConfig, role: Role): boolean {
   return config.roles.includes('all') || config.roles.includes(role);
+}
+
+function nhsConfig(e: z.infer<typeof envSchema>): NhsConfig {
+  let privateKeyPem = e.NHS_PRIVATE_KEY;
+  if (!privateKeyPem && e.NHS_PRIVATE_KEY_FILE) {
+    try {
+      privateKeyPem = readFileSync(e.NHS_PRIVATE_KEY_FILE, 'utf8');
+    } catch (err) {
+      throw new Error(`invalid configuration:\n  NHS_PRIVATE_KEY_FILE: cannot read ${e.NHS_PRIVATE_KEY_FILE} (${(err as Error).message})`);
+    }
+  }
+  const environment = e.NHS_ENVIRONMENT ?? (e.NHS_BASE_URL || e.NHS_API_KEY ? 'int' : 'simulated');
+  if (environment === 'int' || environment === 'production') {
+    const missing = [
+      ['NHS_API_KEY', e.NHS_API_KEY],
+      ['NHS_PRIVATE_KEY or NHS_PRIVATE_KEY_FILE', privateKeyPem],
+      ['NHS_KEY_ID', e.NHS_KEY_ID],
+    ].filter(([, v]) => !v);
+    if (missing.length) {
+      throw new Error(`invalid configuration:\n${missing.map(([n]) => `  ${n}: required when NHS_ENVIRONMENT=${environment} (application-restricted signed-JWT access)`).join('\n')}`);
+    }
+  }
+  return {
+    environment,
+    baseUrl: e.NHS_BASE_URL?.replace(/\/$/, ''),
+    tokenUrl: e.NHS_TOKEN_URL,
+    apiKey: e.NHS_API_KEY,
+    privateKeyPem,
+    keyId: e.NHS_KEY_ID,
+    meshUrl: e.NHS_MESH_URL?.replace(/\/$/, ''),
+    meshMailbox: e.NHS_MESH_MAILBOX,
+    meshPassword: e.NHS_MESH_PASSWORD,
+    meshSharedKey: e.NHS_MESH_SHARED_KEY,
+    rateLimitPerSecond: e.NHS_RATE_LIMIT_PER_SECOND,
+    cacheFreshSeconds: e.NHS_CACHE_FRESH_SECONDS,
+    cacheStaleSeconds: e.NHS_CACHE_STALE_SECONDS,
+    timeoutMs: e.NHS_TIMEOUT_MS,
+  };
 }

@@ -10,7 +10,20 @@ export const scalarResolvers = { DateTime: DateTimeResolver, JSON: JSONResolver 
 /** What each subgraph's resolvers receive: per-request loaders, and who is asking. */
 export interface RequestContext {
   requestId?: string;
+  /** Who is asking, for audit: the client's x-hub-client header (or its address) at the gateway. */
+  actor?: string;
   loaders?: Map<string, DataLoader<unknown, unknown>>;
+  /**
+   * What resolvers add to the response's `extensions` (e.g. that a record came from a stale cache). The gateway
+   * merges every subgraph's into the one response.
+   */
+  extensions?: Record<string, unknown[]>;
+}
+
+/** Appends an entry under a key of the response's extensions. */
+export function addExtension(ctx: RequestContext, key: string, entry: unknown): void {
+  ctx.extensions ??= {};
+  (ctx.extensions[key] ??= []).push(entry);
 }
 
 /** A per-request DataLoader under a name, so N entity references cost one query. */

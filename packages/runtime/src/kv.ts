@@ -12,6 +12,12 @@ export interface KeyValue {
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   del(key: string): Promise<void>;
   rateLimiter(name: string, points: number, durationSeconds: number): RateLimiterAbstract;
+  /**
+   * Takes one slot of a sliding window shared by every hub process: at most `limit` grants in any `windowMs`.
+   * Returns 0 when granted, else how many ms until a slot frees. Used to stay under an upstream's limit, which
+   * a fixed window (the rate limiters above) cannot promise: two fixed windows out of phase allow twice the rate.
+   */
+  takeSlot(name: string, limit: number, windowMs: number): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
   /** The node-redis client, for parts that need Redis-only features (streams); absent in memory mode. */
@@ -46,6 +52,11 @@ export async function openKeyValue(o: { url?: string; prefix: string }): Promise
       }
       return l;
     },
+    async takeSlot(name, limit, windowMs) {
+      const member = `${Date.now()}:${Math.random().toString(36).slice(2)}`;
+      const wait = await client.eval(SLIDING_WINDOW_LUA, { keys: [`${o.prefix}slots:${name}`], arguments: [String(limit), String(windowMs), member] });
+      return Number(wait);
+    },
     async ping() {
       await client.ping();
     },
@@ -56,6 +67,7 @@ export async function openKeyValue(o: { url?: string; prefix: string }): Promise
 }
 
 function memoryKeyValue(prefix: string): KeyValue {
+  const slots = new Map<string, number[]>();
   const cache = new LRUCache<string, string>({ max: 50_000, ttlAutopurge: false });
   const limiters = new Map<string, RateLimiterAbstract>();
   return {
@@ -78,9 +90,36 @@ function memoryKeyValue(prefix: string): KeyValue {
       }
       return l;
     },
+    async takeSlot(name, limit, windowMs) {
+      const now = Date.now();
+      const log = (slots.get(name) ?? []).filter((t) => t > now - windowMs);
+      slots.set(name, log);
+      if (log.length < limit) {
+        log.push(now);
+        return 0;
+      }
+      return Math.max(1, log[0]! + windowMs - now);
+    },
     async ping() {},
     async close() {
       cache.clear();
     },
   };
 }
+
+// Sliding-window log on the Redis server's clock (one clock for all processes): drop grants older than the
+// window, grant if fewer than the limit remain, else say when the oldest leaves the window.
+const SLIDING_WINDOW_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+`;

@@ -59,6 +59,7 @@ export async function createRuntime<TSchema extends Record<string, unknown>>(
   const http = createHttpClient({
     guard,
     timeoutMs: config.outboundTimeoutMs,
+    breaker: { threshold: config.outboundBreakerThreshold, halfOpenAfterMs: config.outboundBreakerHalfOpenMs },
     userAgent: 'care-home-integration-hub/0.1',
     metrics: (e) => outbound.observe({ system: e.system, method: e.method, status: String(e.status) }, e.durationMs / 1000),
   });

@@ -43,6 +43,11 @@ export interface OutboundRequest {
   idempotent?: boolean;
   /** false: never retry this request. */
   retry?: boolean;
+  /**
+   * Awaited before every attempt, retries included: where a connector waits for its share of the upstream's
+   * rate limit, so that a retry cannot overrun the limit that a first attempt respected.
+   */
+  beforeAttempt?: () => Promise<void>;
 }
 
 export interface OutboundResponse {
@@ -230,6 +235,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   };
 
   async function attemptOnce(system: string, req: OutboundRequest, url: URL, attempt: number): Promise<OutboundResponse> {
+    await req.beforeAttempt?.();
     const started = performance.now();
     const perAttempt = req.timeoutMs ?? timeoutMs;
     const ac = new AbortController();

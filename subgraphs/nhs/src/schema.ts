@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import { createNhsService, type DischargeInput, type JsonPatchOp, type NhsService, type ResidentSearch } from './service.ts';
+import type { DischargeRow } from './store.ts';
+
+export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+
+type ResidentRef = { nhsNumber: string };
+type Name = { prefix: string[]; given: string[]; family: string | null; use: string | null };
+
+const nameText = (n: Name) => [...n.prefix, ...n.given, n.family].filter(Boolean).join(' ');
+
+function resolvers(service: NhsService) {
+  const demographics = async (r: ResidentRef, ctx: RequestContext) => service.demographics(await service.patient(r.nhsNumber, ctx));
+  return {
+    ...scalarResolvers,
+    Query: {
+      // Read at once so an unknown or invalid resident is an error on this field, not on each of its fields.
+      resident: async (_: unknown, a: { nhsNumber: string }, ctx: RequestContext) => ({ nhsNumber: (await service.patient(a.nhsNumber, ctx)).nhsNumber }),
+      residents: (_: unknown, a: { nhsNumbers: string[] }, ctx: RequestContext) =>
+        Promise.all(a.nhsNumbers.map(async (n) => ({ nhsNumber: (await service.patient(n, ctx)).nhsNumber }))),
+      searchResidents: (_: unknown, a: { input: ResidentSearch }, ctx: RequestContext) => service.search(a.input, ctx),
+      dischargeSummary: async (_: unknown, a: { id: string }) => (isUuid(a.id) ? ((await service.dischargeSummary(a.id)) ?? null) : null),
+      nhsConnector: () => service.connector(),
+      nhsAuditLog: (_: unknown, a: { nhsNumber?: string | null; first: number; before?: Date | null }) => service.auditLog(a),
+      nhsFhirMappings: () => service.mappings(),
+    },
+    Mutation: {
+      updateResidentDemographics: (_: unknown, a: { nhsNumber: string; version: number; patches: JsonPatchOp[] }, ctx: RequestContext) =>
+        service.updateDemographics(a.nhsNumber, a.version, a.patches, ctx),
+      sendDischargeSummary: (_: unknown, a: { input: DischargeInput }, ctx: RequestContext) => service.sendDischargeSummary(a.input, ctx),
+      refreshDischargeSummaryStatus: (_: unknown, a: { id: string }, ctx: RequestContext) => service.refreshDischargeSummary(a.id, ctx),
+    },
+    Resident: {
+      // Another subgraph's reference costs nothing until one of these fields is asked for.
+      __resolveReference: (ref: ResidentRef) => ({ nhsNumber: ref.nhsNumber }),
+      demographics: (r: ResidentRef, _: unknown, ctx: RequestContext) => demographics(r, ctx),
+      fhirPatient: async (r: ResidentRef, _: unknown, ctx: RequestContext) => (await service.patient(r.nhsNumber, ctx)).resource,
+      summaryCareRecord: (r: ResidentRef, _: unknown, ctx: RequestContext) => service.summaryCareRecord(r.nhsNumber, ctx),
+      prescriptions: (r: ResidentRef, _: unknown, ctx: RequestContext) => service.prescriptions(r.nhsNumber, ctx),
+      dischargeSummaries: (r: ResidentRef) => service.dischargeSummariesOf(r.nhsNumber),
+    },
+    Demographics: {
+      gender: (d: { gender?: string | null }) => (d.gender ? d.gender.toUpperCase() : null),
+      name: (d: { names: Name[] }) => d.names.find((n) => n.use === 'usual') ?? d.names[0] ?? null,
+      gpPracticeOdsCode: (d: { gpOdsCode?: string | null }) => d.gpOdsCode ?? null,
+      deceasedAt: (d: { deceasedAt?: string | null }) => (d.deceasedAt ? new Date(d.deceasedAt) : null),
+    },
+    PersonName: { text: nameText },
+    DischargeSummary: {
+      __resolveReference: async (ref: { id: string }) => (isUuid(ref.id) ? ((await service.dischargeSummary(ref.id)) ?? null) : null),
+      resident: (d: DischargeRow) => ({ nhsNumber: d.nhsNumber }),
+    },
+  };
+}
+
+const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+
+export function createNhsSubgraph(rt: HubRuntime, publisher: () => EventPublisher | undefined): Subgraph & { service: NhsService } {
+  const service = createNhsService(rt, publisher);
+  return {
+    name: 'nhs',
+    typeDefs,
+    schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service) as never }]),
+    service,
+    start: () => service.start(),
+    stop: () => service.stop(),
+  };
+}
