@@ -6,3 +6,7 @@
 export type { Faults, GenericRestSimulator, GenericRestSimulatorOptions, SimAuth } from './types.ts';
 export { startGenericRestSimulator } from './server.ts';
 export { tlsFixtures, tlsFixturePaths } from './tls.ts';
+export type { NhsSimulator, NhsSimulatorOptions, NhsSimulatorStats } from './nhs/types.ts';
+export { startNhsSimulator } from './nhs/server.ts';
+export { syntheticNhsNumbers, isValidNhsNumber } from './nhs/nhs-number.ts';
+export { nhsFixtureKeys, nhsFixtureKeyPaths, nhsFixtureMesh, nhsSimulatorDefaults } from './nhs/fixtures.ts';

@@ -1,21 +1,19 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errors as joseErrors, jwtVerify, type JWTVerifyResult } from 'jose';
 import { parseBasic, REALM, safeEqual } from './auth.ts';
+import { AssertionRejected, createClientAssertionVerifier } from './client-assertion.ts';
 import { readBody, sendJson } from './http.ts';
 import type { TokenStore } from './tokens.ts';
 import type { SimAuth } from './types.ts';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-/** Longest assertion lifetime we accept, mirroring NHS-style private_key_jwt rules. */
-const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 
-type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope';
+export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope';
 
 /** RFC 6749 §5.2 error; kept separate from HttpError because the body shape differs. */
-class OAuthError extends Error {
+export class OAuthError extends Error {
   constructor(
-    readonly status: 400 | 401,
+    readonly status: number,
     readonly code: OAuthErrorCode,
     description: string,
     readonly headers: Record<string, string> = {},
@@ -25,7 +23,7 @@ class OAuthError extends Error {
 }
 
 // Token responses must never be cached (RFC 6749 §5.1); applied to errors too so nothing stale is reused.
-const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
 type OAuthAuth = Extract<SimAuth, { kind: 'OAUTH2_CLIENT_CREDENTIALS' | 'JWT_CLIENT_ASSERTION' }>;
 
@@ -71,7 +69,7 @@ export function createTokenEndpoint(o: TokenEndpointOptions): TokenEndpoint {
   };
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
     throw new OAuthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
@@ -80,7 +78,7 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 }
 
 /** RFC 6749 §3.2: parameters MUST NOT be repeated. */
-function single(form: URLSearchParams, name: string): string | undefined {
+export function single(form: URLSearchParams, name: string): string | undefined {
   const values = form.getAll(name);
   if (values.length > 1) throw new OAuthError(400, 'invalid_request', `${name} must not be repeated`);
   return values[0];
@@ -137,15 +135,19 @@ function grantScope(requested: string | undefined, allowed: string | undefined):
   return requested.split(' ').filter(Boolean).join(' ');
 }
 
-/** RFC 7523 §3 client authentication (private_key_jwt), with replay protection on jti. */
+/** RFC 7523 §3 client authentication (private_key_jwt), with replay protection on jti (see client-assertion.ts). */
 function createAssertionVerifier(
   auth: Extract<SimAuth, { kind: 'JWT_CLIENT_ASSERTION' }>,
   tokenUrl: string,
 ): (req: IncomingMessage, form: URLSearchParams) => Promise<string> {
   const key: KeyObject = createPublicKey(auth.publicKeyPem);
   if (key.asymmetricKeyType !== 'rsa') throw new Error('JWT_CLIENT_ASSERTION publicKeyPem must be an RSA public key');
-  // jti -> exp (seconds). An entry can be forgotten once exp passes: the assertion would be rejected as expired anyway.
-  const seenJti = new Map<string, number>();
+  const verify = createClientAssertionVerifier({
+    clientId: auth.clientId,
+    audience: tokenUrl,
+    keys: { [auth.kid ?? '*']: key },
+    requireKid: auth.kid !== undefined,
+  });
 
   return async (req, form) => {
     const assertionType = single(form, 'client_assertion_type');
@@ -163,44 +165,12 @@ function createAssertionVerifier(
     if (formId !== undefined && formId !== auth.clientId) {
       throw new OAuthError(401, 'invalid_client', 'client_id does not match the assertion');
     }
-
-    let verified: JWTVerifyResult;
     try {
-      verified = await jwtVerify(assertion, key, {
-        algorithms: ['RS512'],
-        issuer: auth.clientId,
-        subject: auth.clientId,
-        audience: tokenUrl,
-        requiredClaims: ['jti', 'exp'],
-      });
+      await verify(assertion);
     } catch (err) {
-      throw new OAuthError(401, 'invalid_client', `invalid client_assertion: ${describeJoseError(err)}`);
+      if (err instanceof AssertionRejected) throw new OAuthError(401, 'invalid_client', err.message);
+      throw err;
     }
-    if (auth.kid !== undefined && verified.protectedHeader.kid !== auth.kid) {
-      throw new OAuthError(401, 'invalid_client', `assertion kid must be "${auth.kid}"`);
-    }
-
-    const now = Math.floor(Date.now() / 1000);
-    const exp = verified.payload.exp!;
-    if (exp - now > MAX_ASSERTION_LIFETIME_SECONDS) {
-      throw new OAuthError(401, 'invalid_client', `assertion exp must be at most ${MAX_ASSERTION_LIFETIME_SECONDS}s in the future`);
-    }
-    const jti = verified.payload.jti;
-    if (typeof jti !== 'string' || jti === '') throw new OAuthError(401, 'invalid_client', 'assertion jti must be a non-empty string');
-    for (const [seen, seenExp] of seenJti) if (seenExp < now) seenJti.delete(seen);
-    // Checked and recorded with no await in between, so concurrent replays cannot both pass.
-    if (seenJti.has(jti)) throw new OAuthError(401, 'invalid_client', 'assertion jti has already been used');
-    seenJti.set(jti, exp);
     return auth.clientId;
   };
-}
-
-function describeJoseError(err: unknown): string {
-  // JWTExpired extends JWTClaimValidationFailed, so it must be tested first.
-  if (err instanceof joseErrors.JWTExpired) return 'assertion has expired';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `${err.claim}: ${err.message}`;
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'alg must be RS512';
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature verification failed';
-  if (err instanceof Error) return err.message;
-  return String(err);
 }

@@ -31,6 +31,18 @@ export class TokenStore {
     return 'valid';
   }
 
+  /** The client a currently valid token was issued to, else undefined. */
+  clientOf(token: string): string | undefined {
+    const t = this.tokens.get(token);
+    return t && Date.now() < t.expiresAt ? t.clientId : undefined;
+  }
+
+  /** Expires every token issued so far (they then answer 'expired'); new ones can still be issued. */
+  expireAll(): void {
+    const now = Date.now();
+    for (const t of this.tokens.values()) t.expiresAt = Math.min(t.expiresAt, now);
+  }
+
   // Expired tokens are kept until the next issue() so a late caller still gets "expired", not "unknown".
   private purgeExpired(): void {
     const now = Date.now();
