@@ -3,15 +3,17 @@
  *
  *   gateway  the gateway against the subgraph it fronts and against the stock Apollo stack  (bench/gateway.ts)
  *   events   the event log: publish throughput, batched publishing, live delivery latency (bench/events.ts)
+ *   nhs      resident lookups through the gateway, cached and from PDS (the NHS simulator) (bench/nhs.ts)
  *
  * `npm run bench -- --only=events` (or `--only=gateway`) runs one. See bench/README.md.
  */
 import { runEventsBench } from './events.ts';
 import { runGatewayBench } from './gateway.ts';
+import { runNhsBench } from './nhs.ts';
 import { cleanupAll } from './lib/cleanup.ts';
 import { killAllNow } from './lib/processes.ts';
 
-const BENCHES = { gateway: runGatewayBench, events: runEventsBench } as const;
+const BENCHES = { gateway: runGatewayBench, events: runEventsBench, nhs: runNhsBench } as const;
 type BenchName = keyof typeof BENCHES;
 
 function selected(argv: string[]): BenchName[] {

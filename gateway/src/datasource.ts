@@ -56,7 +56,10 @@ export class InProcessDataSource implements GraphQLDataSource {
     }
     if (Array.isArray(doc)) return { errors: (doc as GraphQLError[]).map((e) => e.toJSON()) };
     const outer = context as RequestContext | undefined;
-    const ctx: RequestContext = { requestId: outer?.requestId, actor: outer?.actor, loaders: new Map() };
+    // One set of loaders per client request, shared by every fetch of its query plan: a resident read by one
+    // fetch is not read again by the next (loader names are prefixed by their subgraph).
+    const loaders = outer ? (outer.loaders ??= new Map()) : new Map();
+    const ctx: RequestContext = { requestId: outer?.requestId, actor: outer?.actor, loaders };
     const result = await execute({
       schema: this.schema,
       document: doc as DocumentNode,

@@ -15,7 +15,7 @@ import {
   SendDischargeSummaryDocument,
   UpdateDemographicsDocument,
 } from '../generated/graphql.ts';
-import { eventually, startTestHub, type TestHub } from '../support/hub.ts';
+import { backend, eventually, startTestHub, type TestHub } from '../support/hub.ts';
 
 /**
  * The NHS connector through the gateway, against the NHS simulator: the sandbox patients, search, PATCH with
@@ -375,6 +375,28 @@ describe('rate limits', () => {
     const r = await hub.ok(ResidentsDocument, { nhsNumbers: batch });
     expect(r.residents.map((x) => x.nhsNumber)).toEqual(batch);
     expect(strict.stats().rateLimited).toBe(0);
+  });
+
+  it.runIf(backend === 'services')('shares the limit between two hub processes on one Redis: still no 429', async () => {
+    await hub.restart(nhsEnv(strict, { NHS_RATE_LIMIT_PER_SECOND: '5', NHS_CACHE_FRESH_SECONDS: '0' }));
+    const second = await startTestHub({
+      ...nhsEnv(strict, { NHS_RATE_LIMIT_PER_SECOND: '5', NHS_CACHE_FRESH_SECONDS: '0' }),
+      DATABASE_URL: hub.config.databaseUrl!,
+      REDIS_PREFIX: hub.config.redisPrefix,
+      VAULT_KEYS: hub.config.vaultKeys!,
+    });
+    try {
+      const limitedBefore = strict.stats().rateLimited;
+      const [a, b] = await Promise.all([
+        hub.ok(ResidentsDocument, { nhsNumbers: SYNTHETIC.slice(0, 8) }),
+        second.ok(ResidentsDocument, { nhsNumbers: SYNTHETIC.slice(8, 16) }),
+      ]);
+      expect([...a.residents, ...b.residents].map((r) => r.demographics.source)).toEqual(Array(16).fill('UPSTREAM'));
+      // Each process alone would have sent 5 per second; together they kept to 5 per second.
+      expect(strict.stats().rateLimited - limitedBefore).toBe(0);
+    } finally {
+      await second.close();
+    }
   });
 
   it('absorbs a 429 storm by retrying after Retry-After, without failing the query', async () => {
