@@ -12,3 +12,4 @@ export * from './vault.ts';
 export * from './outbound/index.ts';
 export * from './bus.ts';
 export * from './outbox.ts';
+export * from './group-commit.ts';

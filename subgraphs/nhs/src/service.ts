@@ -4,6 +4,7 @@ import {
   badInput,
   conflict,
   createOutboxRelay,
+  groupCommit,
   isHubError,
   loaderFor,
   notFound,
@@ -93,16 +94,21 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
   const relay = createOutboxRelay({ name: 'nhs', db: rt.database.db, table: nhsOutbox, publisher, log });
   const { cacheFreshSeconds, cacheStaleSeconds } = rt.config.nhs;
 
+  // Concurrent calls share one audit transaction; each call still returns only once its row is committed.
+  const writeAudit = groupCommit<{ record: CallRecord; event: OutboxEvent }>(async (calls) => {
+    await store.recordCalls(calls);
+    relay.kick();
+  });
+
   async function record(r: CallRecord): Promise<void> {
     // Logs get the call's shape and outcome; the NHS number stays in the audit table, never in log lines.
     log.debug({ api: r.api, operation: r.operation, outcome: r.outcome, status: r.httpStatus, ms: r.latencyMs, upstreamRequestId: r.upstreamRequestId }, 'nhs call');
-    await store.recordCall(r, {
+    await writeAudit({ record: r, event: {
       type: `nhs.${r.api}.called`,
       source: SOURCE,
       correlationId: r.requestId ?? null,
       payload: { api: r.api, operation: r.operation, nhsNumber: r.nhsNumber ?? null, outcome: r.outcome, httpStatus: r.httpStatus ?? null, latencyMs: r.latencyMs, actor: r.actor },
-    });
-    relay.kick();
+    } });
   }
 
   const spine = createSpineClient(rt, nhs, record);

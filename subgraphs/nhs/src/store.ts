@@ -9,22 +9,24 @@ export type AuditRow = typeof nhsAudit.$inferSelect;
 
 export function createNhsStore(db: Db) {
   return {
-    /** The audit row and the event announcing the call commit together. */
-    async recordCall(r: CallRecord, event: OutboxEvent): Promise<void> {
+    /** Audit rows and the events announcing the calls commit together, many calls per transaction. */
+    async recordCalls(calls: Array<{ record: CallRecord; event: OutboxEvent }>): Promise<void> {
       await db.transaction(async (tx) => {
-        await tx.insert(nhsAudit).values({
-          id: randomUUID(),
-          actor: r.actor,
-          requestId: r.requestId ?? null,
-          api: r.api,
-          operation: r.operation,
-          nhsNumber: r.nhsNumber ?? null,
-          outcome: r.outcome,
-          httpStatus: r.httpStatus ?? null,
-          latencyMs: r.latencyMs,
-          upstreamRequestId: r.upstreamRequestId,
-        });
-        await tx.insert(nhsOutbox).values(outboxRow(event));
+        await tx.insert(nhsAudit).values(
+          calls.map(({ record: r }) => ({
+            id: randomUUID(),
+            actor: r.actor,
+            requestId: r.requestId ?? null,
+            api: r.api,
+            operation: r.operation,
+            nhsNumber: r.nhsNumber ?? null,
+            outcome: r.outcome,
+            httpStatus: r.httpStatus ?? null,
+            latencyMs: r.latencyMs,
+            upstreamRequestId: r.upstreamRequestId,
+          })),
+        );
+        await tx.insert(nhsOutbox).values(calls.map((c) => outboxRow(c.event)));
       });
     },
     async announce(event: OutboxEvent): Promise<void> {
