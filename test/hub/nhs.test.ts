@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@hub/runtime';
 import { nhsFixtureKeys, startNhsSimulator, syntheticNhsNumbers, type NhsSimulator } from '@hub/simulators';
 import {
   DischargeSummaryDocument,
@@ -410,7 +411,26 @@ describe('rate limits', () => {
   });
 });
 
-describe('with no NHS configuration', () => {
+describe('NHS configuration', () => {
+  it('names the real environments: pointing at the NHS sandbox is configuration only', async () => {
+    const sandbox = await startTestHub({ NHS_ENVIRONMENT: 'sandbox' });
+    try {
+      const { nhsConnector } = await sandbox.ok(NhsConnectorDocument);
+      expect(nhsConnector).toMatchObject({ environment: 'SANDBOX', simulated: false });
+      expect(nhsConnector.apis.find((a) => a.name === 'PDS')?.baseUrl).toBe('https://sandbox.api.service.nhs.uk/personal-demographics/FHIR/R4');
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('refuses to start against INT or production without the application credentials, naming what is missing', () => {
+    expect(() => loadConfig({ NHS_ENVIRONMENT: 'production' } as NodeJS.ProcessEnv)).toThrow(/NHS_API_KEY: required when NHS_ENVIRONMENT=production[\s\S]*NHS_KEY_ID/);
+    expect(() => loadConfig({ NHS_ENVIRONMENT: 'staging' } as NodeJS.ProcessEnv)).toThrow(/NHS_ENVIRONMENT/);
+    expect(() => loadConfig({ NHS_MESH_CLIENT_CERT_FILE: '/nonexistent/cert.pem' } as NodeJS.ProcessEnv)).toThrow(/NHS_MESH_CLIENT_CERT_FILE: cannot read/);
+    const int = loadConfig({ NHS_ENVIRONMENT: 'int', NHS_API_KEY: 'k', NHS_PRIVATE_KEY: nhsFixtureKeys.privateKeyPem, NHS_KEY_ID: 'int-1' } as NodeJS.ProcessEnv);
+    expect(int.nhs).toMatchObject({ environment: 'int', apiKey: 'k', keyId: 'int-1' });
+  });
+
   it('starts the simulator in process, marked SIMULATED, with residents at once', async () => {
     const plain = await startTestHub();
     try {

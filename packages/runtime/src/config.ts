@@ -49,6 +49,9 @@ const envSchema = z.object({
   NHS_MESH_MAILBOX: z.string().min(1).optional(),
   NHS_MESH_PASSWORD: z.string().min(1).optional(),
   NHS_MESH_SHARED_KEY: z.string().min(1).optional(),
+  NHS_MESH_CLIENT_CERT_FILE: z.string().min(1).optional(),
+  NHS_MESH_CLIENT_KEY_FILE: z.string().min(1).optional(),
+  NHS_MESH_CA_FILE: z.string().min(1).optional(),
   NHS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(5),
   NHS_CACHE_FRESH_SECONDS: z.coerce.number().int().min(0).default(300),
   NHS_CACHE_STALE_SECONDS: z.coerce.number().int().min(0).default(86_400),
@@ -71,6 +74,8 @@ export interface NhsConfig {
   meshMailbox?: string;
   meshPassword?: string;
   meshSharedKey?: string;
+  /** The mailbox's client certificate for MESH's mutual TLS (PEM), with its key and the MESH CA. */
+  meshTls?: { cert: string; key: string; ca?: string };
   /** Requests per second the hub allows itself towards each NHS API, across all its processes. */
   rateLimitPerSecond: number;
   /** How long a cached record is served without asking the spine. */
@@ -190,6 +195,17 @@ function nhsConfig(e: z.infer<typeof envSchema>): NhsConfig {
       throw new Error(`invalid configuration:\n${missing.map(([n]) => `  ${n}: required when NHS_ENVIRONMENT=${environment} (application-restricted signed-JWT access)`).join('\n')}`);
     }
   }
+  const readPem = (name: string, file: string | undefined): string | undefined => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`invalid configuration:\n  ${name}: cannot read ${file} (${(err as Error).message})`);
+    }
+  };
+  const meshCert = readPem('NHS_MESH_CLIENT_CERT_FILE', e.NHS_MESH_CLIENT_CERT_FILE);
+  const meshKey = readPem('NHS_MESH_CLIENT_KEY_FILE', e.NHS_MESH_CLIENT_KEY_FILE);
+  if (!!meshCert !== !!meshKey) throw new Error('invalid configuration:\n  NHS_MESH_CLIENT_CERT_FILE, NHS_MESH_CLIENT_KEY_FILE: give both or neither');
   return {
     environment,
     baseUrl: e.NHS_BASE_URL?.replace(/\/$/, ''),
@@ -201,6 +217,7 @@ function nhsConfig(e: z.infer<typeof envSchema>): NhsConfig {
     meshMailbox: e.NHS_MESH_MAILBOX,
     meshPassword: e.NHS_MESH_PASSWORD,
     meshSharedKey: e.NHS_MESH_SHARED_KEY,
+    meshTls: meshCert && meshKey ? { cert: meshCert, key: meshKey, ca: readPem('NHS_MESH_CA_FILE', e.NHS_MESH_CA_FILE) } : undefined,
     rateLimitPerSecond: e.NHS_RATE_LIMIT_PER_SECOND,
     cacheFreshSeconds: e.NHS_CACHE_FRESH_SECONDS,
     cacheStaleSeconds: e.NHS_CACHE_STALE_SECONDS,

@@ -94,6 +94,8 @@ export function createSpineClient(rt: HubRuntime, nhs: ResolvedNhs, record: (r: 
       headers,
       body: c.body,
       timeoutMs: rt.config.nhs.timeoutMs,
+      // MESH authenticates the mailbox's TLS client certificate as well as the NHSMESH header.
+      ...(c.api === 'mesh' && rt.config.nhs.meshTls ? { tls: rt.config.nhs.meshTls } : {}),
       beforeAttempt: takeSlot,
     });
   }
