@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError, readBody, sendJson } from './http.ts';
 import type { Faults } from './types.ts';
 
 /** Paths under this prefix are the test harness's control plane and never faulted, limited or counted. */
@@ -60,4 +62,30 @@ export function validateFaults(f: unknown): asserts f is Faults {
   if (o.paths !== undefined && !(Array.isArray(o.paths) && o.paths.every((p) => typeof p === 'string' && p.startsWith('/')))) {
     throw new TypeError('paths must be an array of path prefixes starting with "/"');
   }
+}
+
+type ControlHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** The `/__faults` control route every simulator serves: GET the plan, POST a new one (validated), DELETE it. */
+export function faultControlRoutes(faults: FaultInjector): Record<string, Record<string, ControlHandler>> {
+  return {
+    [`${CONTROL_PREFIX}faults`]: {
+      GET: (req, res) => sendJson(req, res, 200, { faults: faults.current() }),
+      POST: async (req, res) => {
+        const text = await readBody(req);
+        try {
+          const body: unknown = JSON.parse(text || '{}');
+          validateFaults(body);
+          faults.set(body);
+        } catch (err) {
+          throw new HttpError(400, 'invalid_request', err instanceof Error ? err.message : String(err));
+        }
+        sendJson(req, res, 200, { faults: faults.current() });
+      },
+      DELETE: (req, res) => {
+        faults.clear();
+        sendJson(req, res, 200, { faults: null });
+      },
+    },
+  };
 }

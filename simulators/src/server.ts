@@ -3,8 +3,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authenticate } from './auth.ts';
-import { CONTROL_PREFIX, FaultInjector, validateFaults } from './faults.ts';
-import { HttpError, readBody, sendError, sendJson, statusCode } from './http.ts';
+import { CONTROL_PREFIX, FaultInjector, faultControlRoutes } from './faults.ts';
+import { HttpError, sendError, sendJson, statusCode } from './http.ts';
 import { createTokenEndpoint, type TokenEndpoint } from './oauth.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { prepareRecords } from './records.ts';
@@ -55,26 +55,7 @@ export async function startGenericRestSimulator(o: GenericRestSimulatorOptions):
     routes.push([new RegExp(`^${TOKEN_PATH}$`), { authenticated: false, methods: { POST: (req, res) => tokenEndpoint!(req, res) } }]);
   }
 
-  const controlRoutes: Record<string, Record<string, Handler>> = {
-    [`${CONTROL_PREFIX}faults`]: {
-      GET: (req, res) => sendJson(req, res, 200, { faults: faults.current() }),
-      POST: async (req, res) => {
-        const text = await readBody(req);
-        try {
-          const body: unknown = JSON.parse(text || '{}');
-          validateFaults(body);
-          faults.set(body);
-        } catch (err) {
-          throw new HttpError(400, 'invalid_request', errorMessage(err));
-        }
-        sendJson(req, res, 200, { faults: faults.current() });
-      },
-      DELETE: (req, res) => {
-        faults.clear();
-        sendJson(req, res, 200, { faults: null });
-      },
-    },
-  };
+  const controlRoutes: Record<string, Record<string, Handler>> = faultControlRoutes(faults);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');

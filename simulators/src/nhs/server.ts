@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authorization } from '../auth.ts';
 import { createClientAssertionVerifier } from '../client-assertion.ts';
-import { CONTROL_PREFIX, FaultInjector, validateFaults } from '../faults.ts';
+import { CONTROL_PREFIX, FaultInjector, faultControlRoutes } from '../faults.ts';
 import { HttpError, readBody, readBodyBytes, sendError, sendJson, statusCode } from '../http.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { TokenStore } from '../tokens.ts';
@@ -207,24 +207,7 @@ export async function startNhsSimulator(o: NhsSimulatorOptions): Promise<NhsSimu
   // ---------- control plane ----------
 
   const controlRoutes: Record<string, Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>> = {
-    [`${CONTROL_PREFIX}faults`]: {
-      GET: (req, res) => sendJson(req, res, 200, { faults: faults.current() }),
-      POST: async (req, res) => {
-        const text = await readBody(req);
-        try {
-          const body: unknown = JSON.parse(text || '{}');
-          validateFaults(body);
-          faults.set(body);
-        } catch (err) {
-          throw new HttpError(400, 'invalid_request', err instanceof Error ? err.message : String(err));
-        }
-        sendJson(req, res, 200, { faults: faults.current() });
-      },
-      DELETE: (req, res) => {
-        faults.clear();
-        sendJson(req, res, 200, { faults: null });
-      },
-    },
+    ...faultControlRoutes(faults),
     [`${CONTROL_PREFIX}reset`]: { POST: (req, res) => sendJson(req, res, 200, (reset(), { reset: true })) },
     [`${CONTROL_PREFIX}stats`]: { GET: (req, res) => sendJson(req, res, 200, stats()) },
     [`${CONTROL_PREFIX}tokens/expire`]: { POST: (req, res) => sendJson(req, res, 200, (tokens.expireAll(), { expired: true })) },
