@@ -39,7 +39,7 @@ export function memoryBus(): EventBus {
 
 /**
  * Redis Streams: one XADD per published batch (capped, approximate MAXLEN), one blocking XREAD loop per process
- * on its own connection, delivering to the local listeners.
+ * on its own connection, delivering to the local listeners. Entries are decoded only while there are listeners.
  */
 export async function redisBus(client: RedisClientType, key: string, log: Logger, maxLen = 100_000): Promise<EventBus> {
   const reader = client.duplicate();
@@ -47,15 +47,18 @@ export async function redisBus(client: RedisClientType, key: string, log: Logger
   await reader.connect();
   const listeners = new Set<(e: BusEvent[]) => void>();
   let closed = false;
-  let lastId = '$';
+  // Read on from the newest entry, by its id: with `$` every read would start afresh and could skip entries.
+  let lastId: string | undefined;
   const loop = (async () => {
     while (!closed) {
       try {
+        lastId ??= (await reader.xRevRange(key, '+', '-', { COUNT: 1 }))[0]?.id ?? '0-0';
         const res = await reader.xRead({ key, id: lastId }, { BLOCK: 1000, COUNT: 1000 });
         if (!res) continue;
         for (const stream of res as Array<{ messages: Array<{ id: string; message: Record<string, string> }> }>) {
           for (const m of stream.messages) {
             lastId = m.id;
+            if (!listeners.size) continue; // e.g. a process without live subscribers: nothing to parse
             const events = JSON.parse(m.message.e!) as BusEvent[];
             for (const l of listeners) l(events);
           }

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { badInput, type BusEvent, type HubRuntime } from '@hub/runtime';
 import { createPayloadSchemas } from './payload-schemas.ts';
-import { createEventsStore, type EventFilter, type EventRow, type NewEvent } from './store.ts';
+import { createEventsStore, type AppendResult, type EventFilter, type EventRow, type NewEvent } from './store.ts';
 
 export const MAX_BATCH = 1000;
+/** How long a live subscriber waits for a missing sequence to arrive on the bus before reading it from the log. */
+const GAP_WAIT_MS = 20;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const TYPE = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_*-]+)*$/i;
 /** Live events a slow subscriber may have waiting before it falls back to reading the log. */
@@ -25,10 +27,7 @@ export interface PublishInput {
   integrationId?: string | null;
 }
 
-export interface Published {
-  event: EventRow;
-  duplicate: boolean;
-}
+export type Published = AppendResult;
 
 function validate(e: PublishInput, at: string): NewEvent {
   const field = (f: string) => (at ? `${at}.${f}` : f);
@@ -37,9 +36,9 @@ function validate(e: PublishInput, at: string): NewEvent {
   }
   if (!e.source?.trim() || e.source.length > 200) throw badInput(`${field('source')} is required (at most 200 characters)`, { field: field('source') });
   if (e.payload === undefined || e.payload === null) throw badInput(`${field('payload')} is required`, { field: field('payload') });
-  // One JSON round trip: measures the size, and turns literals graphql-js built (null-prototype objects) into plain JSON.
-  const payloadJson = JSON.stringify(e.payload);
-  const size = Buffer.byteLength(payloadJson);
+  // Measured as the JSON it is stored as. (The store writes rows as JSON text, so literals graphql-js built,
+  // null-prototype objects, need no copy into plain ones.)
+  const size = Buffer.byteLength(JSON.stringify(e.payload));
   if (size > MAX_PAYLOAD_BYTES) throw badInput(`${field('payload')} is ${size} bytes; at most ${MAX_PAYLOAD_BYTES}`, { field: field('payload') });
   if (e.idempotencyKey != null && (e.idempotencyKey.length < 1 || e.idempotencyKey.length > 200)) {
     throw badInput(`${field('idempotencyKey')} must be 1 to 200 characters`, { field: field('idempotencyKey') });
@@ -49,7 +48,7 @@ function validate(e: PublishInput, at: string): NewEvent {
     type: e.type,
     source: e.source.trim(),
     destination: e.destination ?? null,
-    payload: JSON.parse(payloadJson) as unknown,
+    payload: e.payload,
     correlationId: e.correlationId ?? null,
     causationId: e.causationId ?? null,
     metadata: e.metadata ? (JSON.parse(JSON.stringify(e.metadata)) as Record<string, unknown>) : {},
@@ -79,7 +78,6 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
   // Events never change, so recent ones can be served from memory (live subscribers resolve each event by id).
   const recent = new LRUCache<string, EventRow>({ max: 50_000 });
   const remember = (rows: EventRow[]) => rows.forEach((r) => recent.set(r.id, r));
-  rt.bus.subscribe((batch) => remember(batch.map(fromBus)));
 
   // Group commit: publishes that arrive while a batch is being written go together in the next one.
   type Waiter = { input: NewEvent[]; resolve: (r: Published[]) => void; reject: (e: unknown) => void };
@@ -102,23 +100,17 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
         }
         waiting = [...batch, ...waiting];
         try {
-          const { rows, existing } = await store.append(take.flatMap((w) => w.input));
+          const { rows, results } = await store.append(take.length === 1 ? take[0]!.input : take.flatMap((w) => w.input));
           remember(rows);
-          const byKey = new Map(rows.filter((r) => r.idempotencyKey).map((r) => [r.idempotencyKey!, r]));
-          const byId = new Map(rows.map((r) => [r.id, r]));
+          let at = 0;
           for (const w of take) {
-            w.resolve(
-              w.input.map((e) => {
-                const prior = e.idempotencyKey ? existing.get(e.idempotencyKey) : undefined;
-                if (prior) return { event: prior, duplicate: true };
-                const own = byId.get(e.id!);
-                if (own) return { event: own, duplicate: false };
-                return { event: byKey.get(e.idempotencyKey!)!, duplicate: true }; // same key twice in one batch
-              }),
-            );
+            w.resolve(results.slice(at, at + w.input.length));
+            at += w.input.length;
           }
           if (rows.length) {
-            await rt.bus.publish(rows as unknown as BusEvent[]).catch((err) => rt.log.warn({ err }, 'event fan-out failed; subscribers will read the log'));
+            // Not awaited: the next batch need not wait for the fan-out. Publishes leave in commit order (one
+            // Redis connection keeps its commands in order), and a subscriber fills any gap from the log.
+            rt.bus.publish(rows as unknown as BusEvent[]).catch((err) => rt.log.warn({ err }, 'event fan-out failed; subscribers will read the log'));
             hooks.onAppended?.();
           }
         } catch (err) {
@@ -172,10 +164,14 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
       let wake: (() => void) | undefined;
       const unsubscribe = rt.bus.subscribe((batch) => {
         if (overflow) return;
-        if (inbox.length + batch.length > INBOX_LIMIT) {
+        // Live subscribers resolve each event by id: keep other processes' events at hand too. (The bus is read
+        // only while something listens, so this is done here rather than by a listener of its own.)
+        const rows = batch.map((e) => recent.get(e.id) ?? fromBus(e));
+        for (const r of rows) if (!recent.has(r.id)) recent.set(r.id, r);
+        if (inbox.length + rows.length > INBOX_LIMIT) {
           overflow = true;
           inbox = [];
-        } else for (const e of batch) inbox.push(fromBus(e));
+        } else for (const r of rows) inbox.push(r);
         wake?.();
       });
       const onAbort = () => wake?.();
@@ -221,8 +217,25 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
           for (const e of batch) {
             if (e.sequence <= last) continue;
             if (e.sequence > last + 1) {
-              // Everything below a committed sequence is committed: read the gap from the log.
-              for await (const r of fromLog(e.sequence - 1)) yield r;
+              // Another process's message is usually just behind on the bus: give it a moment before the log.
+              const deadline = Date.now() + GAP_WAIT_MS;
+              while (!inbox.some((x) => x.sequence === last + 1) && !overflow && !signal.aborted && Date.now() < deadline) {
+                await new Promise<void>((r) => {
+                  wake = r;
+                  setTimeout(r, Math.max(1, deadline - Date.now())).unref();
+                });
+                wake = undefined;
+              }
+              const isGap = (x: EventRow) => x.sequence > last && x.sequence < e.sequence;
+              const arrived = overflow ? [] : inbox.filter(isGap).sort((a, b) => a.sequence - b.sequence);
+              inbox = inbox.filter((x) => !isGap(x));
+              for (const g of arrived) {
+                if (g.sequence !== last + 1) break;
+                last = g.sequence;
+                if (matches(filter, g)) yield g;
+              }
+              // Whatever is still missing is committed (sequences commit in order): read it from the log.
+              if (e.sequence > last + 1) for await (const r of fromLog(e.sequence - 1)) yield r;
             }
             last = e.sequence;
             if (matches(filter, e)) yield e;
