@@ -176,6 +176,8 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
       });
       const onAbort = () => wake?.();
       signal.addEventListener('abort', onAbort);
+      // In-process buses never carry other processes' events: there a gap is only ever filled from the log.
+      const gapWaitMs = rt.bus.kind === 'redis' ? GAP_WAIT_MS : 0;
       try {
         let last = fromSequence ?? (await store.head());
         // Reads the log from `last` up to `upTo` (everything committed when no bound), page by page.
@@ -212,30 +214,29 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
             }
             continue;
           }
-          const batch = inbox.sort((a, b) => a.sequence - b.sequence);
+          let batch = inbox.sort((a, b) => a.sequence - b.sequence);
           inbox = [];
+          if (gapWaitMs && hasGap(batch, last)) {
+            // Another process's message is usually just behind on the bus: give it one moment per batch before
+            // reading the gap from the log.
+            const deadline = Date.now() + gapWaitMs;
+            while (!overflow && !signal.aborted && Date.now() < deadline && hasGap([...batch, ...inbox].sort((a, b) => a.sequence - b.sequence), last)) {
+              await new Promise<void>((r) => {
+                wake = r;
+                setTimeout(r, Math.max(1, deadline - Date.now())).unref();
+              });
+              wake = undefined;
+            }
+            if (!overflow) {
+              batch = [...batch, ...inbox].sort((a, b) => a.sequence - b.sequence);
+              inbox = [];
+            }
+          }
           for (const e of batch) {
             if (e.sequence <= last) continue;
             if (e.sequence > last + 1) {
-              // Another process's message is usually just behind on the bus: give it a moment before the log.
-              const deadline = Date.now() + GAP_WAIT_MS;
-              while (!inbox.some((x) => x.sequence === last + 1) && !overflow && !signal.aborted && Date.now() < deadline) {
-                await new Promise<void>((r) => {
-                  wake = r;
-                  setTimeout(r, Math.max(1, deadline - Date.now())).unref();
-                });
-                wake = undefined;
-              }
-              const isGap = (x: EventRow) => x.sequence > last && x.sequence < e.sequence;
-              const arrived = overflow ? [] : inbox.filter(isGap).sort((a, b) => a.sequence - b.sequence);
-              inbox = inbox.filter((x) => !isGap(x));
-              for (const g of arrived) {
-                if (g.sequence !== last + 1) break;
-                last = g.sequence;
-                if (matches(filter, g)) yield g;
-              }
-              // Whatever is still missing is committed (sequences commit in order): read it from the log.
-              if (e.sequence > last + 1) for await (const r of fromLog(e.sequence - 1)) yield r;
+              // Everything below a committed sequence is committed: read the gap from the log.
+              for await (const r of fromLog(e.sequence - 1)) yield r;
             }
             last = e.sequence;
             if (matches(filter, e)) yield e;
@@ -247,6 +248,17 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
       }
     },
   };
+}
+
+/** Whether the sequences after `last` in a sorted batch skip a number. */
+function hasGap(sorted: EventRow[], last: number): boolean {
+  let expect = last + 1;
+  for (const e of sorted) {
+    if (e.sequence < expect) continue;
+    if (e.sequence > expect) return true;
+    expect++;
+  }
+  return false;
 }
 
 export type EventsService = ReturnType<typeof createEventsService>;
