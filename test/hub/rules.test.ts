@@ -10,6 +10,7 @@ import {
   PublishEventDocument,
   PublishEventsDocument,
   RegisterSystemDocument,
+  ReplayEventsDocument,
 } from '../generated/graphql.ts';
 import { backend, eventually, startTestHub, type TestHub } from '../support/hub.ts';
 
@@ -70,7 +71,7 @@ describe('event rules (choreography)', () => {
     await hub.ok(ConnectDocument, { id: sys.id, credentials: {} });
     const { createIntegration: i } = await hub.ok(CreateIntegrationDocument, { input: { externalSystemId: sys.id, name: 'on demand', resource: { path: '/residents', pageSize: 200 } } });
     const t = tag();
-    await hub.ok(CreateEventRuleDocument, { input: { name: `resync ${t}`, filter: { types: [`resident${t}.changed`] }, triggerSyncOf: i.id } });
+    const { createEventRule: rule } = await hub.ok(CreateEventRuleDocument, { input: { name: `resync ${t}`, filter: { types: [`resident${t}.changed`] }, triggerSyncOf: i.id } });
     const { publishEvent } = await hub.ok(PublishEventDocument, { input: { type: `resident${t}.changed`, source: 'care-app', payload: {} } });
     const run = await eventually(async () => {
       const r = (await hub.ok(IntegrationDocument, { id: i.id })).integration!.syncRuns.find((x) => x.trigger === 'EVENT' && x.status === 'SUCCEEDED');
@@ -78,6 +79,22 @@ describe('event rules (choreography)', () => {
     });
     expect(run.recordsStored).toBe(237);
     expect(publishEvent.event.id).toBeTruthy();
+
+    // Replaying the rule over the same event runs its action again: the sync it asks for is the one already made.
+    const before = Number(publishEvent.event.sequence) - 1;
+    await hub.ok(ReplayEventsDocument, { id: rule.subscription.id, from: String(before) });
+    const marker = await hub.ok(PublishEventDocument, { input: { type: `resident${t}.changed`, source: 'care-app', payload: { second: true } } });
+    await eventually(async () => {
+      const runs = (await hub.ok(IntegrationDocument, { id: i.id })).integration!.syncRuns.filter((x) => x.trigger === 'EVENT');
+      return runs.length >= 2 && runs.every((x) => x.status === 'SUCCEEDED') ? runs : undefined;
+    });
+    await eventually(async () => {
+      const s = (await hub.ok(EventSubscriptionDocument, { id: rule.subscription.id })).eventSubscription;
+      return s && Number(s.offset) >= Number(marker.publishEvent.event.sequence) ? s : undefined;
+    });
+    const runs = (await hub.ok(IntegrationDocument, { id: i.id })).integration!.syncRuns.filter((x) => x.trigger === 'EVENT');
+    // One per event: the first (not repeated by the replay) and the marker's.
+    expect(runs).toHaveLength(2);
   });
 
   it('rejects rules without exactly one action or without a filter', async () => {

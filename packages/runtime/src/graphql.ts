@@ -46,8 +46,11 @@ export function rowsById<T extends { id: string }>(rows: T[], ids: readonly stri
 export interface SubgraphPorts {
   systemDirectory?: SystemDirectory;
   eventPublisher?: EventPublisher;
-  /** Queues a sync of an integration (event rules use it); `causationId` is the event that asked. */
-  syncTrigger?: (integrationId: string, causationId: string) => Promise<void>;
+  /**
+   * Queues a sync of an integration (event rules use it); `causationId` is the event that asked. The same
+   * `idempotencyKey` twice queues one sync.
+   */
+  syncTrigger?: (integrationId: string, causationId: string, idempotencyKey: string) => Promise<void>;
 }
 
 /** One federated subgraph of the hub: its SDL, its executable schema and what it runs in the background. */

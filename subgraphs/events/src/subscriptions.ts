@@ -30,7 +30,7 @@ export interface RuleInput {
 /** What a rule may do beyond this subgraph. */
 export interface RulePorts {
   publish(e: PublishInput): Promise<void>;
-  triggerSync?(integrationId: string, causationId: string): Promise<void>;
+  triggerSync?(integrationId: string, causationId: string, idempotencyKey: string): Promise<void>;
 }
 
 /**
@@ -111,7 +111,8 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
       } else if (action.sync) {
         const trigger = ports().triggerSync;
         if (!trigger) return 'no integrations subgraph in this process to trigger the sync';
-        await trigger(action.sync.integrationId, e.id);
+        // Exactly one sync per rule and event, however often this event is retried or claimed.
+        await trigger(action.sync.integrationId, e.id, `rule:${s.id}:${e.sequence}`);
       }
       return null;
     } catch (err) {

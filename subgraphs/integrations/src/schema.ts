@@ -57,8 +57,8 @@ export function createIntegrationsSubgraph(rt: HubRuntime, directory: () => Syst
     schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service) as never }]),
     service,
     provides: {
-      syncTrigger: async (integrationId, causationId) => {
-        await service.syncData(integrationId, {}, 'EVENT', causationId);
+      syncTrigger: async (integrationId, causationId, idempotencyKey) => {
+        await service.syncData(integrationId, {}, 'EVENT', causationId, idempotencyKey);
       },
     },
     start: () => service.startWorkers(),

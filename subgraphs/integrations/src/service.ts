@@ -107,9 +107,17 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
     });
   }
 
-  async function queueRun(i: IntegrationRow, trigger: 'MANUAL' | 'SCHEDULE' | 'EVENT', config: Record<string, unknown>): Promise<SyncRunRow> {
-    const run = await store.createRun({ id: randomUUID(), integrationId: i.id, trigger, status: 'QUEUED', config });
-    await rt.jobs.send(SYNC_QUEUE, { runId: run.id });
+  /**
+   * Records a run and queues it. With an idempotency key (an event rule's action for one event) the run's id is
+   * derived from the key, so a retried or doubly claimed action finds the run it already made: one sync per key.
+   * The job id is the run id, so a crash between the two steps is healed by the retry without a second job.
+   */
+  async function queueRun(i: IntegrationRow, trigger: 'MANUAL' | 'SCHEDULE' | 'EVENT', config: Record<string, unknown>, idempotencyKey?: string): Promise<SyncRunRow> {
+    const id = idempotencyKey ? deterministicUuid('sync-run', idempotencyKey) : randomUUID();
+    const run = idempotencyKey
+      ? await store.createRunOnce({ id, integrationId: i.id, trigger, status: 'QUEUED', config })
+      : await store.createRun({ id, integrationId: i.id, trigger, status: 'QUEUED', config });
+    await rt.jobs.send(SYNC_QUEUE, { runId: run.id }, { id: run.id });
     return run;
   }
 
@@ -241,10 +249,16 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
       return row;
     },
 
-    async syncData(integrationId: string, config: { maxPages?: number | null } = {}, trigger: 'MANUAL' | 'EVENT' = 'MANUAL', causationId?: string): Promise<SyncRunRow> {
+    async syncData(
+      integrationId: string,
+      config: { maxPages?: number | null } = {},
+      trigger: 'MANUAL' | 'EVENT' = 'MANUAL',
+      causationId?: string,
+      idempotencyKey?: string,
+    ): Promise<SyncRunRow> {
       const i = await get(integrationId);
       if (config.maxPages != null && config.maxPages < 1) throw badInput('config.maxPages must be at least 1', { field: 'config.maxPages' });
-      return queueRun(i, trigger, { ...(config.maxPages != null ? { maxPages: config.maxPages } : {}), ...(causationId ? { causationId } : {}) });
+      return queueRun(i, trigger, { ...(config.maxPages != null ? { maxPages: config.maxPages } : {}), ...(causationId ? { causationId } : {}) }, idempotencyKey);
     },
 
     stop: () => relay.stop(),

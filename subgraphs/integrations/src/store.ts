@@ -63,6 +63,13 @@ export function createIntegrationsStore(db: Db<Schema>) {
       const [r] = await db.insert(syncRuns).values(row).returning();
       return r!;
     },
+    /** Inserts the run unless one with its id exists; returns whichever is stored. */
+    async createRunOnce(row: typeof syncRuns.$inferInsert): Promise<SyncRunRow> {
+      const [r] = await db.insert(syncRuns).values(row).onConflictDoNothing({ target: syncRuns.id }).returning();
+      if (r) return r;
+      const [existing] = await db.select().from(syncRuns).where(eq(syncRuns.id, row.id));
+      return existing!;
+    },
     async runById(id: string): Promise<SyncRunRow | undefined> {
       const [r] = await db.select().from(syncRuns).where(eq(syncRuns.id, id));
       return r;
