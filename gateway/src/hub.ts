@@ -10,6 +10,9 @@ import {
   createLogger,
   createRuntime,
   remotePublisher,
+  redisBus,
+  memoryBus,
+  type EventBus,
   openKeyValue,
   runsRole,
   SUBGRAPH_NAMES,
@@ -32,7 +35,7 @@ import { createNhsSubgraph } from '@hub/subgraph-nhs';
 import { errorMasker, useErrorCodes } from './errors.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
 import { attachSubscriptions } from './subscriptions.ts';
-import type { EventsService } from '@hub/subgraph-events';
+import { createLiveStream, remoteEventLog, type EventsService, type EventStreamSource } from '@hub/subgraph-events';
 import { composeSupergraph, fetchSubgraphSdl, type SubgraphSource } from './supergraph.ts';
 
 export interface Hub {
@@ -215,7 +218,15 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     if (subgraphs.length > 1) log.warn('a subgraph-only process serves its first role only; give each subgraph its own process');
   }
 
-  const events = (subgraphs.find((s) => s.name === 'events') as { service?: EventsService } | undefined)?.service;
+  // Live streams: from this process's events subgraph, or else from the events subgraph elsewhere (its log over
+  // GraphQL, live events from the Redis bus; without Redis, from reading its log every EVENTS_LOG_POLL_MS).
+  let events: EventStreamSource | undefined = (subgraphs.find((s) => s.name === 'events') as { service?: EventsService } | undefined)?.service;
+  let remoteBus: EventBus | undefined;
+  if (!events && gatewayRole && config.subgraphUrls.events) {
+    remoteBus = kv?.redis ? await redisBus(kv.redis, `${config.redisPrefix}events`, log) : memoryBus();
+    events = { stream: createLiveStream({ log: remoteEventLog(config.subgraphUrls.events), bus: remoteBus, pollMs: config.eventsLogPollMs }) };
+    if (!kv?.redis) log.warn('no REDIS_URL: event subscriptions on this gateway see new events by polling the events subgraph');
+  }
   const shutdown = new AbortController();
   const server: Server = createHttpServer({
     yoga,
@@ -260,6 +271,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         clearInterval(sweep);
         await gateway?.stop().catch(() => {});
         for (const s of subgraphs) await s.stop?.();
+        await remoteBus?.close();
         await runtime?.close();
         await nhsSimulator?.close();
         if (ownKv) await kv?.close();

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Histogram, type Registry } from 'prom-client';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { KeyValue, Logger } from '@hub/runtime';
-import type { EventsService } from '@hub/subgraph-events';
+import type { EventStreamSource } from '@hub/subgraph-events';
 import { handleRest } from './rest.ts';
 import { createEventStream, EVENT_STREAM_PATH } from './sse.ts';
 
@@ -23,7 +23,7 @@ export interface HttpServerOptions {
   kv?: KeyValue;
   rateLimitPerMinute?: number;
   /** The events service when this process runs the events subgraph: the REST event stream reads it directly. */
-  events?: EventsService;
+  events?: EventStreamSource;
   /** Aborted when the process starts shutting down: long-lived responses (event streams) end. */
   shutdown?: AbortSignal;
 }

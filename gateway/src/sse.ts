@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
 import { badInput, isHubError, type Logger } from '@hub/runtime';
-import { parseFromSequence, type EventFilter, type EventRow, type EventsService } from '@hub/subgraph-events';
+import { parseFromSequence, type EventFilter, type EventRow, type EventStreamSource } from '@hub/subgraph-events';
 import { parseEventFilter } from './rest.ts';
 
 export const EVENT_STREAM_PATH = '/api/integration/events/stream';
@@ -35,7 +35,7 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 
 export interface EventStreamOptions {
   /** The events service of this process; without it the stream answers 503. */
-  events?: EventsService;
+  events?: EventStreamSource;
   log: Logger;
   metrics: Registry;
   /** Aborted when the process shuts down: open streams end so the server can close. */

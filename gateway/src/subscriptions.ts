@@ -14,7 +14,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { toGraphQLError, type Logger } from '@hub/runtime';
-import { parseFromSequence, type EventFilter, type EventsService } from '@hub/subgraph-events';
+import { parseFromSequence, type EventFilter, type EventStreamSource } from '@hub/subgraph-events';
 
 const EVENT_ID = '__hubEventId';
 
@@ -83,7 +83,7 @@ const errorResult = (err: unknown): ExecutionResult => ({ errors: [toGraphQLErro
  * (and so through the gateway); `Subscription.events` streams from the event log, each event resolved through
  * the gateway with the client's selection.
  */
-export function attachSubscriptions(server: Server, yoga: YogaServerInstance<any, any>, events: EventsService | undefined, log: Logger) {
+export function attachSubscriptions(server: Server, yoga: YogaServerInstance<any, any>, events: EventStreamSource | undefined, log: Logger) {
   const wss = new WebSocketServer({ server, path: '/graphql' });
   useServer<Record<string, unknown>, { request: unknown; socket: unknown }>(
     {

@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph } from '@hub/gateway';
 import { typeDefs as eventsTypeDefs } from '@hub/subgraph-events';
-import { eventually, startTestHub, type TestHub } from '../support/hub.ts';
+import { backend, eventually, startTestHub, type TestHub } from '../support/hub.ts';
+import { collect, wsClient } from '../support/ws.ts';
+import { EventsDocument, PublishEventDocument } from '../generated/graphql.ts';
 
 let hub: TestHub;
 beforeAll(async () => {
@@ -439,7 +441,7 @@ describe('shutdown', () => {
 });
 
 describe('a gateway process without the events subgraph', () => {
-  it('answers the stream with 503 and still serves history and publish through the remote subgraph', async () => {
+  it('without SUBGRAPH_EVENTS_URL answers the stream with 503 and still serves history and publish through the remote subgraph', async () => {
     const events = await startTestHub({ ROLE: 'events' });
     let gateway: TestHub | undefined;
     const file = join(tmpdir(), `supergraph-${randomBytes(4).toString('hex')}.graphql`);
@@ -454,6 +456,51 @@ describe('a gateway process without the events subgraph', () => {
       const history = await gateway.rest('GET', `${HISTORY}?types=remote.*`);
       expect(history.body.events).toEqual([published.body.event]);
     } finally {
+      await gateway?.close();
+      await events.close();
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('with SUBGRAPH_EVENTS_URL serves subscriptions and the stream from the events subgraph elsewhere: replay, then live', async () => {
+    const events = await startTestHub({ ROLE: 'events' });
+    let gateway: TestHub | undefined;
+    const file = join(tmpdir(), `supergraph-${randomBytes(4).toString('hex')}.graphql`);
+    // On Redis, the log is hardly ever polled: live events can only have come over the bus.
+    const shared: Record<string, string> =
+      backend === 'services' ? { DATABASE_URL: events.config.databaseUrl!, REDIS_PREFIX: events.config.redisPrefix, EVENTS_LOG_POLL_MS: '600000' } : { EVENTS_LOG_POLL_MS: '200' };
+    const ws = () => wsClient(gateway!.url);
+    const clients: ReturnType<typeof wsClient>[] = [];
+    try {
+      writeFileSync(file, composeSupergraph([{ name: 'events', url: `${events.url}/graphql`, typeDefs: eventsTypeDefs }]));
+      gateway = await startTestHub({ ROLE: 'gateway', SUPERGRAPH_FILE: file, SUBGRAPH_EVENTS_URL: `${events.url}/graphql`, ...shared });
+      const type = unique('remote');
+      const first = await gateway.rest('POST', PUBLISH, [0, 1, 2].map((n) => event({ type, payload: { n } })));
+      expect(first.status).toBe(201);
+
+      const client = ws();
+      clients.push(client);
+      const fromStart = String(Number(first.body[0].event.sequence) - 1);
+      const sub = collect(client, EventsDocument, { filter: { types: [type] }, fromSequence: fromStart });
+      const replayed = await sub.waitFor(3, 15_000);
+      expect(replayed.map((r) => (r.events.payload as { n: number }).n)).toEqual([0, 1, 2]);
+      // Published straight to the events subgraph, not through this gateway.
+      for (const n of [3, 4, 5]) await events.ok(PublishEventDocument, { input: event({ type, payload: { n } }) });
+      const all = await sub.waitFor(6, 15_000);
+      sub.stop();
+      expect(all.map((r) => (r.events.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(new Set(all.map((r) => r.events.sequence)).size).toBe(6);
+
+      const ac = new AbortController();
+      const res = await fetch(`${gateway.url}${STREAM}?types=${type}&fromSequence=${fromStart}`, { headers: { accept: 'text/event-stream' }, signal: ac.signal });
+      expect(res.status).toBe(200);
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      while ((text.match(/^id: /gm) ?? []).length < 6) text += (await reader.read()).value ?? '';
+      ac.abort();
+      expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => m[1])).toEqual(all.map((r) => r.events.sequence));
+    } finally {
+      for (const c of clients) await c.dispose();
       await gateway?.close();
       await events.close();
       rmSync(file, { force: true });

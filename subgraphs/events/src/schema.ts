@@ -28,6 +28,7 @@ function resolvers(service: EventsService, subscriptions: SubscriptionsService) 
     ...scalarResolvers,
     Query: {
       eventHistory: (_: unknown, a: { filter?: FilterArg; first: number; after?: string }) => service.history(a.filter ?? {}, a.first, a.after),
+      eventLogHead: async () => String(await service.head()),
       integrationEvent: (_: unknown, a: { id: string }, ctx: RequestContext) => byId(ctx).load(a.id),
       eventSubscriptions: () => subscriptions.list(),
       eventSchemas: () => service.schemas.list(),

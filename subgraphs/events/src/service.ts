@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { badInput, type BusEvent, type HubRuntime } from '@hub/runtime';
+import { createLiveStream, fromBus, matches } from './live.ts';
 import { createPayloadSchemas } from './payload-schemas.ts';
 import { createEventsStore, type AppendResult, type EventFilter, type EventRow, type NewEvent } from './store.ts';
 
+export { matches };
 export const MAX_BATCH = 1000;
-/** How long a live subscriber waits for a missing sequence to arrive on the bus before reading it from the log. */
-const GAP_WAIT_MS = 20;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const TYPE = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_*-]+)*$/i;
 /** Live events a slow subscriber may have waiting before it falls back to reading the log. */
-const INBOX_LIMIT = 10_000;
-const PAGE = 500;
 
 export interface PublishInput {
   type: string;
@@ -59,18 +57,6 @@ function validate(e: PublishInput, at: string): NewEvent {
     timestamp: new Date(),
   };
 }
-
-export function matches(f: EventFilter, e: EventRow): boolean {
-  if (f.types?.length && !f.types.some((t) => (t.endsWith('*') ? e.type.startsWith(t.slice(0, -1)) : e.type === t))) return false;
-  if (f.source && e.source !== f.source) return false;
-  if (f.destination && e.destination !== f.destination) return false;
-  if (f.correlationId && e.correlationId !== f.correlationId) return false;
-  if (f.from && e.timestamp < f.from) return false;
-  if (f.to && e.timestamp > f.to) return false;
-  return true;
-}
-
-const fromBus = (e: BusEvent): EventRow => ({ ...(e as unknown as EventRow), timestamp: new Date(e.timestamp as string) });
 
 export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => void } = {}) {
   const store = createEventsStore(rt.database.db);
@@ -139,6 +125,8 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
       return append(rows);
     },
 
+    head: () => store.head(),
+
     async history(filter: EventFilter, first: number, after?: string | null) {
       if (first < 1 || first > 1000) throw badInput('first must be 1 to 1000', { field: 'first' });
       if (after != null && !/^\d+$/.test(after)) throw badInput('after is not a cursor of this list', { field: 'after' });
@@ -154,111 +142,21 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
     },
 
     /**
-     * The events matching `filter` after `fromSequence` (or from now), then live, in order, each once. Live events
-     * come from the bus; any gap (a lost or late bus message, another process's batch) and any overflow of a slow
-     * subscriber's bounded inbox is filled from the log, which is gap-free, so nothing is missed or repeated.
+     * The events matching `filter` after `fromSequence` (or from now), then live, in order, each once (see live.ts).
      */
-    async *stream(filter: EventFilter, fromSequence: number | null, signal: AbortSignal): AsyncGenerator<EventRow> {
-      let inbox: EventRow[] = [];
-      let overflow = false;
-      let wake: (() => void) | undefined;
-      const unsubscribe = rt.bus.subscribe((batch) => {
-        if (overflow) return;
-        // Live subscribers resolve each event by id: keep other processes' events at hand too. (The bus is read
-        // only while something listens, so this is done here rather than by a listener of its own.)
+    stream: createLiveStream({
+      log: store,
+      bus: rt.bus,
+      pollMs: rt.config.eventsLogPollMs,
+      // Live subscribers resolve each event by id: keep other processes' events at hand too. (The bus is read
+      // only while something listens, so this is done here rather than by a listener of its own.)
+      received: (batch) => {
         const rows = batch.map((e) => recent.get(e.id) ?? fromBus(e));
         for (const r of rows) if (!recent.has(r.id)) recent.set(r.id, r);
-        if (inbox.length + rows.length > INBOX_LIMIT) {
-          overflow = true;
-          inbox = [];
-        } else for (const r of rows) inbox.push(r);
-        wake?.();
-      });
-      const onAbort = () => wake?.();
-      signal.addEventListener('abort', onAbort);
-      // In-process buses never carry other processes' events: there a gap is only ever filled from the log.
-      const gapWaitMs = rt.bus.kind === 'redis' ? GAP_WAIT_MS : 0;
-      try {
-        let last = fromSequence ?? (await store.head());
-        // Reads the log from `last` up to `upTo` (everything committed when no bound), page by page.
-        async function* fromLog(upTo: number | null): AsyncGenerator<EventRow> {
-          for (;;) {
-            const rows = await store.range(filter, last, upTo, PAGE);
-            for (const r of rows) yield r;
-            if (rows.length < PAGE) break;
-            last = rows.at(-1)!.sequence;
-          }
-        }
-        const head0 = await store.head();
-        for await (const r of fromLog(head0)) {
-          last = r.sequence;
-          yield r;
-        }
-        last = Math.max(last, head0);
-        while (!signal.aborted) {
-          if (!inbox.length && !overflow) {
-            await new Promise<void>((r) => {
-              wake = r;
-              setTimeout(r, rt.config.eventsLogPollMs).unref(); // also look at the log now and then, in case the bus dropped something
-            });
-            wake = undefined;
-          }
-          if (signal.aborted) break;
-          if (overflow || !inbox.length) {
-            overflow = false;
-            inbox = [];
-            const head = await store.head();
-            if (head > last) {
-              for await (const r of fromLog(head)) yield r;
-              last = head;
-            }
-            continue;
-          }
-          let batch = inbox.sort((a, b) => a.sequence - b.sequence);
-          inbox = [];
-          if (gapWaitMs && hasGap(batch, last)) {
-            // Another process's message is usually just behind on the bus: give it one moment per batch before
-            // reading the gap from the log.
-            const deadline = Date.now() + gapWaitMs;
-            while (!overflow && !signal.aborted && Date.now() < deadline && hasGap([...batch, ...inbox].sort((a, b) => a.sequence - b.sequence), last)) {
-              await new Promise<void>((r) => {
-                wake = r;
-                setTimeout(r, Math.max(1, deadline - Date.now())).unref();
-              });
-              wake = undefined;
-            }
-            if (!overflow) {
-              batch = [...batch, ...inbox].sort((a, b) => a.sequence - b.sequence);
-              inbox = [];
-            }
-          }
-          for (const e of batch) {
-            if (e.sequence <= last) continue;
-            if (e.sequence > last + 1) {
-              // Everything below a committed sequence is committed: read the gap from the log.
-              for await (const r of fromLog(e.sequence - 1)) yield r;
-            }
-            last = e.sequence;
-            if (matches(filter, e)) yield e;
-          }
-        }
-      } finally {
-        unsubscribe();
-        signal.removeEventListener('abort', onAbort);
-      }
-    },
+        return rows;
+      },
+    }),
   };
-}
-
-/** Whether the sequences after `last` in a sorted batch skip a number. */
-function hasGap(sorted: EventRow[], last: number): boolean {
-  let expect = last + 1;
-  for (const e of sorted) {
-    if (e.sequence < expect) continue;
-    if (e.sequence > expect) return true;
-    expect++;
-  }
-  return false;
 }
 
 export type EventsService = ReturnType<typeof createEventsService>;
