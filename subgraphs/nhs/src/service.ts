@@ -14,6 +14,7 @@ import {
   type OutboxEvent,
   type RequestContext,
 } from '@hub/runtime';
+import { LRUCache } from 'lru-cache';
 import { nhsOutbox } from '@hub/db';
 import { resolveNhs, type NhsApiName } from './environments.ts';
 import { loadMapping, mappingRows } from './fhir-mapping.ts';
@@ -33,6 +34,8 @@ export interface PatientRecord {
   fetchedAt: Date;
   source: DataSource;
   restricted: boolean;
+  /** Came from a search result (which may show less than a read): never memoised as the version's mapping. */
+  fromSearch?: boolean;
 }
 
 interface CachedPatient {
@@ -187,8 +190,16 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     return (await patientLoader(ctx).load(nhsNumber(input)))!;
   }
 
+  // A version of a record never changes, so its mapping is computed once per (NHS number, ETag) in this process.
+  const mapped = new LRUCache<string, Record<string, unknown>>({ max: 10_000 });
   function demographics(p: PatientRecord) {
-    const m = patientMapping.map(p.resource);
+    const key = `${p.nhsNumber}\0${p.etag}`;
+    const memo = !p.restricted && !p.fromSearch;
+    let m = memo ? mapped.get(key) : undefined;
+    if (!m) {
+      m = patientMapping.map(p.resource);
+      if (memo) mapped.set(key, m);
+    }
     return { ...m, version: p.version, restricted: p.restricted, source: p.source, fetchedAt: p.fetchedAt };
   }
 
@@ -215,7 +226,7 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     const loader = patientLoader(ctx);
     return (bundle.entry ?? []).map((e) => {
       const n = String(e.resource.id);
-      const p = patientFrom(n, e.resource, undefined);
+      const p: PatientRecord = { ...patientFrom(n, e.resource, undefined), fromSearch: true };
       loader.prime(n, p);
       return { resident: { nhsNumber: n }, score: e.search?.score ?? null };
     });
