@@ -30,6 +30,8 @@ export function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
     OUTBOUND_ALLOW: '127.0.0.1,localhost',
     // Teardown should not wait the default 10 s per process for connections autocannon has already closed.
     SHUTDOWN_GRACE_MS: '2000',
+    // Production mode requires a named NHS environment: the benches use the in-process simulator.
+    NHS_ENVIRONMENT: 'simulated',
   };
 }
 

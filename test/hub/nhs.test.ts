@@ -426,6 +426,9 @@ describe('NHS configuration', () => {
   it('refuses to start against INT or production without the application credentials, naming what is missing', () => {
     expect(() => loadConfig({ NHS_ENVIRONMENT: 'production' } as NodeJS.ProcessEnv)).toThrow(/NHS_API_KEY: required when NHS_ENVIRONMENT=production[\s\S]*NHS_KEY_ID/);
     expect(() => loadConfig({ NHS_ENVIRONMENT: 'staging' } as NodeJS.ProcessEnv)).toThrow(/NHS_ENVIRONMENT/);
+    // Production never falls back to the simulator silently; a process without the nhs role need not say.
+    expect(() => loadConfig({ NODE_ENV: 'production' } as NodeJS.ProcessEnv)).toThrow(/NHS_ENVIRONMENT: required when NODE_ENV=production/);
+    expect(loadConfig({ NODE_ENV: 'production', ROLE: 'systems' } as NodeJS.ProcessEnv).roles).toEqual(['systems']);
     expect(() => loadConfig({ NHS_MESH_CLIENT_CERT_FILE: '/nonexistent/cert.pem' } as NodeJS.ProcessEnv)).toThrow(/NHS_MESH_CLIENT_CERT_FILE: cannot read/);
     const int = loadConfig({ NHS_ENVIRONMENT: 'int', NHS_API_KEY: 'k', NHS_PRIVATE_KEY: nhsFixtureKeys.privateKeyPem, NHS_KEY_ID: 'int-1' } as NodeJS.ProcessEnv);
     expect(int.nhs).toMatchObject({ environment: 'int', apiKey: 'k', keyId: 'int-1' });

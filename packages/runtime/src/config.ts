@@ -138,6 +138,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const url = env[`SUBGRAPH_${name.toUpperCase()}_URL`];
     if (url) subgraphUrls[name] = url;
   }
+  const runsNhs = roles.length === 0 || roles.includes('all') || roles.includes('nhs');
+  if (runsNhs && e.NODE_ENV === 'production' && !e.NHS_ENVIRONMENT) {
+    // A production hub must never serve simulated residents because a variable was forgotten.
+    throw new Error('invalid configuration:\n  NHS_ENVIRONMENT: required when NODE_ENV=production (simulated, sandbox, int or production)');
+  }
   if (e.WORKERS > 1 && !e.DATABASE_URL) {
     throw new Error('invalid configuration:\n  WORKERS: more than one worker needs DATABASE_URL (embedded PGlite belongs to one process)');
   }
