@@ -14,8 +14,19 @@ export function createPayloadSchemas(db: Db<Schema>) {
   let compiled = new Map<string, { version: number; validate: ValidateFunction }>();
   let loadedAt = 0;
 
-  async function refresh(force = false) {
-    if (!force && Date.now() - loadedAt < 2_000) return;
+  let loading: Promise<void> | undefined;
+  // Concurrent publishes that find the cache due share one read of the table.
+  function refresh(force = false): Promise<void> {
+    if (!force && Date.now() - loadedAt < 2_000) return Promise.resolve();
+    if (!force && loading) return loading;
+    const run = load().finally(() => {
+      if (loading === run) loading = undefined;
+    });
+    loading = run;
+    return run;
+  }
+
+  async function load() {
     const rows = await db.select().from(eventSchemas);
     const next = new Map<string, { version: number; validate: ValidateFunction }>();
     for (const r of rows) {
