@@ -30,7 +30,7 @@ import { createMappingsSubgraph } from '@hub/subgraph-mappings';
 import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
 import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
-import { startNhsSimulator, nhsFixtureKeys, type NhsSimulator } from '@hub/simulators';
+import { startNhsSimulator, nhsFixtureKeys, nhsSimulatorDefaults, type NhsSimulator } from '@hub/simulators';
 import { createNhsSubgraph } from '@hub/subgraph-nhs';
 import { errorMasker, useErrorCodes } from './errors.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
@@ -300,19 +300,11 @@ function useResponseExtensions(under?: string): Plugin {
   };
 }
 
-/** Starts the NHS simulator and points the connector at it, marked SIMULATED. */
+/** Starts the NHS simulator (its fixture keys and mailboxes) and points the connector at it, marked SIMULATED. */
 async function withInProcessNhsSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: NhsSimulator }> {
-  const mailbox = 'HUBSIM001';
-  const password = 'simulated-mailbox-password';
-  const sharedKey = 'simulated-shared-key';
-  const simulator = await startNhsSimulator({
-    apiKey: nhsFixtureKeys.apiKey,
-    publicKeys: { [nhsFixtureKeys.kid]: nhsFixtureKeys.publicKeyPem },
-    rateLimitPerSecond: config.nhs.rateLimitPerSecond,
-    syntheticPatients: 20,
-    meshMailboxes: { [mailbox]: password, [SIMULATED_DISCHARGE_RECIPIENT]: 'simulated-recipient-password' },
-    meshSharedKey: sharedKey,
-  });
+  const defaults = nhsSimulatorDefaults();
+  const [mailbox, password] = Object.entries(defaults.meshMailboxes)[0]!;
+  const simulator = await startNhsSimulator({ ...defaults, rateLimitPerSecond: config.nhs.rateLimitPerSecond, syntheticPatients: 20 });
   const origin = new URL(simulator.url);
   return {
     simulator,
@@ -325,17 +317,14 @@ async function withInProcessNhsSimulator(config: HubConfig): Promise<{ config: H
         environment: 'simulated',
         baseUrl: simulator.url,
         tokenUrl: simulator.tokenUrl,
-        apiKey: nhsFixtureKeys.apiKey,
+        apiKey: defaults.apiKey,
         privateKeyPem: nhsFixtureKeys.privateKeyPem,
         keyId: nhsFixtureKeys.kid,
         meshUrl: simulator.meshBaseUrl,
         meshMailbox: mailbox,
         meshPassword: password,
-        meshSharedKey: sharedKey,
+        meshSharedKey: defaults.meshSharedKey,
       },
     },
   };
 }
-
-/** A second simulated MESH mailbox, standing for the GP practice that receives discharge summaries. */
-export const SIMULATED_DISCHARGE_RECIPIENT = 'GPSIM0001';

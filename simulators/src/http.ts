@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 
 /** Largest request body we read; the simulator only ever receives tiny forms and JSON. */
@@ -62,4 +63,21 @@ export async function readBodyBytes(req: IncomingMessage, maxBytes = MAX_BODY_BY
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Listens on `host:port` (default 127.0.0.1 and any free port) and resolves with the `host:port` to put in URLs.
+ * A wildcard bind address is not dialable: loopback is advertised instead (the fixture server cert covers it).
+ */
+export async function listen(server: Server, host = '127.0.0.1', port = 0): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const shown = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `${shown}:${bound}`;
 }

@@ -1,10 +1,9 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authenticate } from './auth.ts';
 import { CONTROL_PREFIX, FaultInjector, faultControlRoutes } from './faults.ts';
-import { HttpError, sendError, sendJson, statusCode } from './http.ts';
+import { HttpError, listen, sendError, sendJson, statusCode } from './http.ts';
 import { createTokenEndpoint, type TokenEndpoint } from './oauth.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { prepareRecords } from './records.ts';
@@ -119,17 +118,7 @@ export async function startGenericRestSimulator(o: GenericRestSimulatorOptions):
         )
       : createHttpServer(onRequest);
 
-  const host = o.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-
-  const { port } = server.address() as AddressInfo;
-  const url = `${o.auth.kind === 'CLIENT_CERTIFICATE' ? 'https' : 'http'}://${urlHost(host)}:${port}`;
+  const url = `${o.auth.kind === 'CLIENT_CERTIFICATE' ? 'https' : 'http'}://${await listen(server, o.host, o.port)}`;
   const tokenUrl = `${url}${TOKEN_PATH}`;
   if (o.auth.kind === 'OAUTH2_CLIENT_CREDENTIALS' || o.auth.kind === 'JWT_CLIENT_ASSERTION') {
     tokenEndpoint = createTokenEndpoint({ auth: o.auth, tokenUrl, tokens, ttlSeconds });
@@ -165,12 +154,6 @@ function decodeSegment(segment: string): string {
   }
 }
 
-/** A wildcard bind address is not dialable; advertise loopback (which the fixture server cert also covers). */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}
 
 function validateAuth(auth: SimAuth): void {
   const required: Record<SimAuth['kind'], string[]> = {

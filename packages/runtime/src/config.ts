@@ -181,14 +181,15 @@ export function runsRole(config: HubConfig, role: Role): boolean {
 }
 
 function nhsConfig(e: z.infer<typeof envSchema>): NhsConfig {
-  let privateKeyPem = e.NHS_PRIVATE_KEY;
-  if (!privateKeyPem && e.NHS_PRIVATE_KEY_FILE) {
+  const readPem = (name: string, file: string | undefined): string | undefined => {
+    if (!file) return undefined;
     try {
-      privateKeyPem = readFileSync(e.NHS_PRIVATE_KEY_FILE, 'utf8');
+      return readFileSync(file, 'utf8');
     } catch (err) {
-      throw new Error(`invalid configuration:\n  NHS_PRIVATE_KEY_FILE: cannot read ${e.NHS_PRIVATE_KEY_FILE} (${(err as Error).message})`);
+      throw new Error(`invalid configuration:\n  ${name}: cannot read ${file} (${(err as Error).message})`);
     }
-  }
+  };
+  const privateKeyPem = e.NHS_PRIVATE_KEY ?? readPem('NHS_PRIVATE_KEY_FILE', e.NHS_PRIVATE_KEY_FILE);
   const environment = e.NHS_ENVIRONMENT ?? (e.NHS_BASE_URL || e.NHS_API_KEY ? 'int' : 'simulated');
   if (environment === 'int' || environment === 'production') {
     const missing = [
@@ -200,14 +201,6 @@ function nhsConfig(e: z.infer<typeof envSchema>): NhsConfig {
       throw new Error(`invalid configuration:\n${missing.map(([n]) => `  ${n}: required when NHS_ENVIRONMENT=${environment} (application-restricted signed-JWT access)`).join('\n')}`);
     }
   }
-  const readPem = (name: string, file: string | undefined): string | undefined => {
-    if (!file) return undefined;
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new Error(`invalid configuration:\n  ${name}: cannot read ${file} (${(err as Error).message})`);
-    }
-  };
   const meshCert = readPem('NHS_MESH_CLIENT_CERT_FILE', e.NHS_MESH_CLIENT_CERT_FILE);
   const meshKey = readPem('NHS_MESH_CLIENT_KEY_FILE', e.NHS_MESH_CLIENT_KEY_FILE);
   if (!!meshCert !== !!meshKey) throw new Error('invalid configuration:\n  NHS_MESH_CLIENT_CERT_FILE, NHS_MESH_CLIENT_KEY_FILE: give both or neither');

@@ -1,10 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { authorization } from '../auth.ts';
 import { createClientAssertionVerifier } from '../client-assertion.ts';
 import { CONTROL_PREFIX, FaultInjector, faultControlRoutes } from '../faults.ts';
-import { HttpError, readBody, readBodyBytes, sendError, sendJson, statusCode } from '../http.ts';
+import { HttpError, listen, readBody, readBodyBytes, sendError, sendJson, statusCode } from '../http.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { TokenStore } from '../tokens.ts';
 import { epsBundle, scrBundle } from './clinical.ts';
@@ -312,16 +311,7 @@ export async function startNhsSimulator(o: NhsSimulatorOptions): Promise<NhsSimu
       if (!res.headersSent) res.destroy();
     });
   });
-  const host = o.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${urlHost(host)}:${port}`;
+  const url = `http://${await listen(server, o.host, o.port)}`;
   const tokenUrl = `${url}${TOKEN_PATH}`;
   pdsBaseUrl = `${url}${PDS_PATH}`;
   scrBaseUrl = `${url}${SCR_PATH}`;
@@ -360,8 +350,3 @@ function splitToken(value: string): [string | undefined, string | undefined] {
   return [value.slice(0, bar), value.slice(bar + 1) || undefined];
 }
 
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { badInput, type BusEvent, type HubRuntime } from '@hub/runtime';
-import { createLiveStream, fromBus, matches } from './live.ts';
+import { createLiveStream, fromBus } from './live.ts';
 import { createPayloadSchemas } from './payload-schemas.ts';
 import { createEventsStore, type AppendResult, type EventFilter, type EventRow, type NewEvent } from './store.ts';
 
-export { matches };
 export const MAX_BATCH = 1000;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const TYPE = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_*-]+)*$/i;

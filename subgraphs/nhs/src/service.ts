@@ -34,8 +34,8 @@ export interface PatientRecord {
   fetchedAt: Date;
   source: DataSource;
   restricted: boolean;
-  /** Came from a search result (which may show less than a read): never memoised as the version's mapping. */
-  fromSearch?: boolean;
+  /** The resource through the FHIRPath mapping, when it was mapped on arrival (a copy read from the cache is not). */
+  mapped?: Record<string, unknown>;
 }
 
 interface CachedPatient {
@@ -136,7 +136,7 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
   function patientFrom(n: string, resource: Record<string, any>, etag: string | undefined): PatientRecord {
     const mapped = patientMapping.map(resource);
     const version = Number(mapped.version ?? 0);
-    return { nhsNumber: n, resource, version, etag: etag ?? `W/"${version}"`, fetchedAt: new Date(), source: 'UPSTREAM', restricted: mapped.restricted === true };
+    return { nhsNumber: n, resource, mapped, version, etag: etag ?? `W/"${version}"`, fetchedAt: new Date(), source: 'UPSTREAM', restricted: mapped.restricted === true };
   }
 
   /** One resident from PDS, or the cache: fresh copies as they are, stale ones only while PDS cannot answer. */
@@ -190,16 +190,12 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     return (await patientLoader(ctx).load(nhsNumber(input)))!;
   }
 
-  // A version of a record never changes, so its mapping is computed once per (NHS number, ETag) in this process.
-  const mapped = new LRUCache<string, Record<string, unknown>>({ max: 10_000 });
+  // A version of a record never changes, so a cached copy's mapping is computed once per (NHS number, ETag) here.
+  const mappedVersions = new LRUCache<string, Record<string, unknown>>({ max: 10_000 });
   function demographics(p: PatientRecord) {
     const key = `${p.nhsNumber}\0${p.etag}`;
-    const memo = !p.restricted && !p.fromSearch;
-    let m = memo ? mapped.get(key) : undefined;
-    if (!m) {
-      m = patientMapping.map(p.resource);
-      if (memo) mapped.set(key, m);
-    }
+    let m = p.mapped ?? mappedVersions.get(key);
+    if (!m) mappedVersions.set(key, (m = patientMapping.map(p.resource)));
     return { ...m, version: p.version, restricted: p.restricted, source: p.source, fetchedAt: p.fetchedAt };
   }
 
@@ -226,7 +222,7 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     const loader = patientLoader(ctx);
     return (bundle.entry ?? []).map((e) => {
       const n = String(e.resource.id);
-      const p: PatientRecord = { ...patientFrom(n, e.resource, undefined), fromSearch: true };
+      const p = patientFrom(n, e.resource, undefined);
       loader.prime(n, p);
       return { resident: { nhsNumber: n }, score: e.search?.score ?? null };
     });

@@ -26,7 +26,7 @@ export interface SpineCall {
   path: string;
   headers?: Record<string, string>;
   body?: string | object;
-  /** Statuses the caller handles itself and that are not failures of the call (e.g. 404 for a lookup). */
+  /** Who is asking (for the audit) and the request id sent on as X-Correlation-ID. */
   ctx: RequestContext;
 }
 

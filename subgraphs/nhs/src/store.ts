@@ -1,8 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { and, desc, eq, lt } from 'drizzle-orm';
 import { dischargeSummaries, nhsAudit, nhsOutbox } from '@hub/db';
 import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
 import type { CallRecord } from './spine.ts';
-import { randomUUID } from 'node:crypto';
 
 export type DischargeRow = typeof dischargeSummaries.$inferSelect;
 export type AuditRow = typeof nhsAudit.$inferSelect;
