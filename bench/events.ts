@@ -104,6 +104,8 @@ interface RunResult {
   cpuCores: Record<string, Record<string, number>>;
   /** The hub's event-loop delay while measuring, per case (one-worker runs only). */
   hubEventLoopDelayMs: Record<string, Record<string, number>>;
+  /** The hub's group commit while measuring, per case (one-worker runs only). */
+  groupCommit: Record<string, ReturnType<typeof groupCommitBetween>>;
   log: LogCheck | null;
   /** Hub bugs the run ran into that do not invalidate its numbers (the bench works around them). */
   hubIssues: string[];
@@ -159,10 +161,14 @@ async function startHub(bus: Bus, workers: number, databaseUrl: string, redisPre
 /** prom-client samples the event loop every 10 ms, and its figures include that interval. */
 const PROM_CLIENT_LOOP_RESOLUTION_MS = 10;
 
-/** The hub's own event-loop delay (prom-client's default metrics; reading them resets the window), ms beyond the sampling interval. */
-async function hubEventLoopLag(hub: ServerProcess): Promise<Record<string, number>> {
+/** The hub's /metrics text (with several workers, one worker's, at random). */
+async function hubMetrics(hub: ServerProcess): Promise<string> {
   const res = await fetch(`${hub.url}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  const text = await res.text();
+  return res.text();
+}
+
+/** The hub's own event-loop delay (prom-client's default metrics; reading them resets the window), ms beyond the sampling interval. */
+function eventLoopLag(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const q of ['p50', 'p99', 'max']) {
     const m = new RegExp(`^nodejs_eventloop_lag_${q}_seconds(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
@@ -171,23 +177,53 @@ async function hubEventLoopLag(hub: ServerProcess): Promise<Record<string, numbe
   return out;
 }
 
+/** The group commit's cumulative figures (subgraphs/events/src/service.ts): sums and counts of its histograms. */
+function appendTotals(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of ['hub_events_append_wait_seconds', 'hub_events_append_duration_seconds', 'hub_events_append_batch_events']) {
+    for (const part of ['sum', 'count']) {
+      const m = new RegExp(`^${name}_${part} ([0-9.e+-]+)$`, 'm').exec(text);
+      out[`${name}_${part}`] = m ? Number(m[1]) : NaN;
+    }
+  }
+  return out;
+}
+
+/** What the group commit did between two readings: commits, events per commit, mean wait for a turn and mean commit time. */
+function groupCommitBetween(a: Record<string, number>, b: Record<string, number>) {
+  const d = (k: string) => b[k]! - a[k]!;
+  const commits = d('hub_events_append_duration_seconds_count');
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    commits,
+    eventsPerCommit: commits ? round(d('hub_events_append_batch_events_sum') / commits) : 0,
+    commitMeanMs: commits ? round((d('hub_events_append_duration_seconds_sum') / commits) * 1000) : 0,
+    waitMeanMs: d('hub_events_append_wait_seconds_count') ? round((d('hub_events_append_wait_seconds_sum') / d('hub_events_append_wait_seconds_count')) * 1000) : 0,
+  };
+}
+
 /**
- * Around a measured window: CPU use per process group, and with one hub worker the hub's event-loop delay (with
- * several, each /metrics scrape reaches one worker at random, so the window could not be told apart).
+ * Around a measured window: CPU use per process group, and with one hub worker the hub's event-loop delay and
+ * what its group commit did (with several, each /metrics scrape reaches one worker at random, so the window could
+ * not be told apart).
  */
 function measuredWindow(result: RunResult, name: string, hub: ServerProcess) {
   let start: CpuSample | undefined;
-  const loop = result.hubWorkers === 1;
+  let totals: Record<string, number> | undefined;
+  const one = result.hubWorkers === 1;
   return {
     async start() {
-      if (loop) await hubEventLoopLag(hub).catch(() => undefined);
+      if (one) totals = appendTotals(await hubMetrics(hub).catch(() => ''));
       start = cpuSample({ hub: hub.child.pid });
     },
     async end() {
       if (start) result.cpuCores[name] = cpuBetween(start, cpuSample({ hub: hub.child.pid }));
-      if (loop) {
-        const lag = await hubEventLoopLag(hub).catch(() => undefined);
-        if (lag) result.hubEventLoopDelayMs[name] = lag;
+      if (one) {
+        const text = await hubMetrics(hub).catch(() => '');
+        if (text) {
+          result.hubEventLoopDelayMs[name] = eventLoopLag(text);
+          if (totals) result.groupCommit[name] = groupCommitBetween(totals, appendTotals(text));
+        }
       }
     },
   };
@@ -336,6 +372,7 @@ async function runOne(bus: Bus, workers: number, redisVersion: string | undefine
     delivery: null,
     cpuCores: {},
     hubEventLoopDelayMs: {},
+    groupCommit: {},
     log: null,
     hubIssues: [],
     notes:
@@ -424,7 +461,11 @@ function printRun(r: RunResult): void {
   }
   for (const [phase, cpu] of Object.entries(r.cpuCores)) {
     const lag = r.hubEventLoopDelayMs[phase];
-    console.log(`cpu (cores) during ${phase}: ${formatCpu(cpu)}${lag ? `; hub event-loop delay p50/p99/max ${lag.p50Ms}/${lag.p99Ms}/${lag.maxMs} ms` : ''}`);
+    const gc = r.groupCommit[phase];
+    console.log(
+      `cpu (cores) during ${phase}: ${formatCpu(cpu)}${lag ? `; hub event-loop delay p50/p99/max ${lag.p50Ms}/${lag.p99Ms}/${lag.maxMs} ms` : ''}` +
+        (gc ? `; group commit: ${gc.commits} commits of ${gc.eventsPerCommit} events, mean ${gc.commitMeanMs} ms each, mean wait for a turn ${gc.waitMeanMs} ms` : ''),
+    );
   }
   for (const note of r.notes) console.log(`note: ${note}`);
   for (const g of Object.values(r.goals)) console.log(`  [${g.pass ? 'PASS' : 'FAIL'}] ${g.description}: ${g.detail}`);

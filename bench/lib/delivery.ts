@@ -1,8 +1,10 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { pause } from './env.ts';
-import type { GraphQLBody } from './graphql.ts';
+import type { FillerOptions, FillerOut } from './filler-worker.ts';
+import { PUBLISH_ONE, publishGraphQL as publish } from './publish-request.ts';
 import type { Acknowledged, MeasuredWindow } from './publish.ts';
 import { summarize, type Summary } from './stats.ts';
 
@@ -10,12 +12,12 @@ export const LATENCY_TYPE = 'bench.latency';
 export const FLOW_TYPE = 'bench.flow';
 
 export const SUBSCRIPTION = `subscription { events(filter: {types: ["${LATENCY_TYPE}"]}) { sequence payload } }`;
-export const PUBLISH_ONE = 'mutation PublishOne($input: PublishEventInput!) { publishEvent(input: $input) { event { sequence } } }';
-export const PUBLISH_MANY = 'mutation PublishMany($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { event { sequence } } }';
+export { PUBLISH_MANY, PUBLISH_ONE } from './publish-request.ts';
 
 /** Requests the paced publisher may have outstanding; past it a tick is skipped (and counted), not queued. */
 const MAX_IN_FLIGHT = 200;
 const REQUEST_TIMEOUT_MS = 10_000;
+const FILLER_MAX_IN_FLIGHT = 50;
 const LOOP_RESOLUTION_MS = 5;
 
 export interface DeliveryOptions {
@@ -33,7 +35,7 @@ export interface DeliveryOptions {
   measured?: MeasuredWindow;
 }
 
-type Phase = 'handshake' | 'warmup' | 'measure';
+type Phase = 'handshake' | 'warmup' | 'measure' | 'after';
 
 interface LatencyPayload {
   bench: 'latency';
@@ -61,7 +63,8 @@ export interface DeliveryMeasurement {
   targetEventsPerMinute: number;
   /** Events of both kinds the hub acknowledged for requests sent during the measured window, per minute. */
   achievedEventsPerMinute: number;
-  pacing: { tickMs: number; latencyEventsPerSecond: number; batchSize: number; batchesPerSecond: number; skippedTicks: number; lateTicks: number };
+  /** skippedBatches: filler batches not sent because FILLER_MAX_IN_FLIGHT were outstanding (the hub fell behind). */
+  pacing: { tickMs: number; latencyEventsPerSecond: number; batchSize: number; batchesPerSecond: number; skippedTicks: number; lateTicks: number; skippedBatches: number; fillerThread: true };
   /** Publish (Date.now() before sending) to arrival at the subscriber, ms, for the measured window's latency events. */
   deliveryMs: Summary | null;
   /** Round trip of those latency events' publishEvent requests, ms: the delivery latency's share spent committing. */
@@ -91,21 +94,6 @@ export interface DeliveryMeasurement {
   drainMs: number;
 }
 
-async function publish(endpoint: string, query: string, variables: Record<string, unknown>, field: 'publishEvent' | 'publishEvents'): Promise<number[]> {
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ query, variables }),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);
-  const body = JSON.parse(text) as GraphQLBody;
-  if (body.errors?.length || !body.data) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors).slice(0, 300)}`);
-  const results = (field === 'publishEvent' ? [body.data.publishEvent] : body.data.publishEvents) as { event: { sequence: string } }[];
-  return results.map((r) => Number(r.event.sequence));
-}
-
 function subscribe(client: Client, onReceipt: (r: Receipt) => void, errors: string[]): () => void {
   return client.subscribe<{ events: { sequence: string; payload: LatencyPayload } }>(
     { query: SUBSCRIPTION },
@@ -124,7 +112,8 @@ function subscribe(client: Client, onReceipt: (r: Receipt) => void, errors: stri
 /**
  * (c) Delivery latency under load. A graphql-ws subscriber (in this process, so publish and receive times come
  * from one clock) follows the latency-marked events while a paced, open-loop publisher keeps the target flow
- * going: one latency-marked publishEvent every tick, plus a publishEvents batch of filler events every few ticks.
+ * going: one latency-marked publishEvent every tick, plus publishEvents batches of filler events sent from a worker
+ * thread (filler-worker.ts), so that the load generator's own work does not delay the probe's clock.
  * Every acknowledged event is added to `ack` (per type) for the log check.
  */
 export async function measureDelivery(o: DeliveryOptions, ack: Record<string, Acknowledged>): Promise<DeliveryMeasurement> {
@@ -132,7 +121,7 @@ export async function measureDelivery(o: DeliveryOptions, ack: Record<string, Ac
   const latencyPerSecond = 1000 / o.tickMs;
   const batchesPerSecond = latencyPerSecond / o.batchEveryTicks;
   const batchSize = Math.max(1, Math.round((o.targetEventsPerMinute / 60 - latencyPerSecond) / batchesPerSecond));
-  const filler = Array.from({ length: batchSize }, (_, n) => ({ type: FLOW_TYPE, source: 'bench', payload: { resident: `R-${String(n % 50).padStart(4, '0')}`, reading: n } }));
+  const fillerInputs = Array.from({ length: batchSize }, (_, n) => ({ type: FLOW_TYPE, source: 'bench', payload: { resident: `R-${String(n % 50).padStart(4, '0')}`, reading: n } }));
   ack[LATENCY_TYPE] ??= { firsts: [], lasts: [], events: 0 };
   ack[FLOW_TYPE] ??= { firsts: [], lasts: [], events: 0 };
 
@@ -171,23 +160,40 @@ export async function measureDelivery(o: DeliveryOptions, ack: Record<string, Ac
     });
   };
 
-  const sendBatch = (phase: Phase) => {
-    const entry: (typeof batches)[number] = { phase, events: 0 };
-    batches.push(entry);
-    return track(async () => {
-      const t = Date.now();
-      try {
-        const sequences = await publish(endpoint, PUBLISH_MANY, { inputs: filler }, 'publishEvents');
-        entry.ackMs = Date.now() - t;
-        entry.events = sequences.length;
-        ack[FLOW_TYPE]!.firsts.push(sequences[0]!);
-        ack[FLOW_TYPE]!.lasts.push(sequences.at(-1)!);
-        ack[FLOW_TYPE]!.events += sequences.length;
-      } catch (err) {
-        entry.failed = (err as Error).message;
-      }
+  // The filler flow runs in a worker thread (its own event loop): see filler-worker.ts.
+  // (An eval'd bootstrap registers tsx in the worker: a TypeScript entry with `--import tsx` in execArgv fails on Node 20.)
+  const fillerUrl = new URL('./filler-worker.ts', import.meta.url).href;
+  const filler = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(fillerUrl)}); })`, {
+    eval: true,
+    workerData: { endpoint, batchesPerSecond, inputs: fillerInputs, maxInFlight: FILLER_MAX_IN_FLIGHT } satisfies FillerOptions,
+  });
+  let fillerSkipped = 0;
+  let fillerStopped: (() => void) | undefined;
+  const fillerError: string[] = [];
+  filler.on('error', (err) => {
+    fillerError.push(err.message);
+    fillerStopped?.();
+  });
+  filler.on('exit', () => fillerStopped?.());
+  filler.on('message', (m: FillerOut) => {
+    if (m.kind === 'stopped') {
+      fillerSkipped = m.skipped;
+      fillerStopped?.();
+      return;
+    }
+    batches.push({ phase: m.phase as Phase, ackMs: m.ackMs, events: m.events, failed: m.failed });
+    if (m.sequences) {
+      ack[FLOW_TYPE]!.firsts.push(m.sequences[0]);
+      ack[FLOW_TYPE]!.lasts.push(m.sequences[1]);
+      ack[FLOW_TYPE]!.events += m.events;
+    }
+  });
+  const fillerPhase = (phase: Phase) => filler.postMessage({ kind: 'phase', phase });
+  const stopFiller = () =>
+    new Promise<void>((resolve) => {
+      fillerStopped = resolve;
+      filler.postMessage({ kind: 'stop' });
     });
-  };
 
   const client = createClient({ url: `${o.httpUrl.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
   const unsubscribe = subscribe(client, (r) => receipts.push(r), subscriptionErrors);
@@ -216,18 +222,22 @@ export async function measureDelivery(o: DeliveryOptions, ack: Record<string, Ac
           continue;
         }
         void sendLatency(phase, i++);
-        if (k % o.batchEveryTicks === 0) void sendBatch(phase);
       }
       return (performance.now() - start) / 1000;
     };
 
+    fillerPhase('warmup');
     await runPhase('warmup', o.warmupSeconds);
     const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loopDelay.enable();
     await o.measured?.start();
+    fillerPhase('measure');
     const durationSeconds = await runPhase('measure', o.seconds);
+    fillerPhase('after');
     await o.measured?.end();
     loopDelay.disable();
+    await stopFiller();
+    if (fillerError.length) throw new Error(`the filler worker failed: ${fillerError.join('; ')}`);
 
     // Let the publishes finish, then wait for every acknowledged latency event to arrive.
     const publishedAt = Date.now();
@@ -276,7 +286,7 @@ export async function measureDelivery(o: DeliveryOptions, ack: Record<string, Ac
       durationSeconds: Math.round(durationSeconds * 100) / 100,
       targetEventsPerMinute: o.targetEventsPerMinute,
       achievedEventsPerMinute: Math.round((acknowledgedEvents / durationSeconds) * 60),
-      pacing: { tickMs: o.tickMs, latencyEventsPerSecond: latencyPerSecond, batchSize, batchesPerSecond, skippedTicks, lateTicks },
+      pacing: { tickMs: o.tickMs, latencyEventsPerSecond: latencyPerSecond, batchSize, batchesPerSecond, skippedTicks, lateTicks, skippedBatches: fillerSkipped, fillerThread: true },
       deliveryMs: summarize(deliveries),
       publishAckMs: summarize(measured.flatMap((s) => (s.ackMs !== undefined ? [s.ackMs] : []))),
       deliveryAfterAckMs: summarize(afterAck),
@@ -301,6 +311,7 @@ export async function measureDelivery(o: DeliveryOptions, ack: Record<string, Ac
   } finally {
     unsubscribe();
     await client.dispose();
+    await filler.terminate();
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
-import { EventsDocument, EventsWithSystemDocument, HistoryDocument, PublishEventDocument, PublishEventsDocument, RegisterEventSchemaDocument, RegisterSystemDocument, type PublishEventInput } from '../generated/graphql.ts';
+import { EventsDocument, EventsInFullDocument, EventsWithSystemDocument, HistoryDocument, PublishEventDocument, PublishEventsDocument, RegisterEventSchemaDocument, RegisterSystemDocument, type PublishEventInput } from '../generated/graphql.ts';
 import { backend, startTestHub, type TestHub } from '../support/hub.ts';
 import { collect, wsClient } from '../support/ws.ts';
 
@@ -165,11 +165,21 @@ describe('live subscriptions over graphql-ws', () => {
       const type = `cross.${Math.random().toString(36).slice(2)}`;
       const sub = collect(ws2, EventsDocument, { filter: { types: [type] } });
       await new Promise((r) => setTimeout(r, 500));
-      // Published through the first process only: what reaches the second's subscriber came through Redis.
-      for (let i = 0; i < 20; i++) await hub.ok(PublishEventDocument, { input: event({ type, payload: { n: i } }) });
+      const full = collect(ws2, EventsInFullDocument, { filter: { types: [type] } });
+      await new Promise((r) => setTimeout(r, 500));
+      // Published through the first process only: what reaches the second's subscriber came through Redis. Every
+      // other event carries each optional field, so absent and present fields both cross the bus as they were.
+      const acknowledged = [];
+      for (let i = 0; i < 20; i++) {
+        const optional = i % 2 ? { destination: 'hmrc', correlationId: `c-${i}`, causationId: `k-${i}`, metadata: { care: 'home', i }, status: 'DELIVERED' } : {};
+        acknowledged.push((await hub.ok(PublishEventDocument, { input: event({ type, payload: { n: i }, ...optional }) })).publishEvent.event);
+      }
       const got = await sub.waitFor(20, 15_000);
       sub.stop();
       expect(got.map((g) => (g.events.payload as { n: number }).n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      const gotFull = await full.waitFor(20, 15_000);
+      full.stop();
+      expect(gotFull.map((g) => g.events)).toEqual(acknowledged);
     } finally {
       await ws2.dispose();
       await second.close();

@@ -24,7 +24,9 @@ export function matches(f: EventFilter, e: EventRow): boolean {
   return true;
 }
 
-export const fromBus = (e: BusEvent): EventRow => ({ ...(e as unknown as EventRow), timestamp: new Date(e.timestamp as string) });
+/** An event as the bus carried it (JSON: a string timestamp; null fields may be absent) as the row it is in the log. */
+const ABSENT_AS_NULL = { destination: null, correlationId: null, causationId: null, idempotencyKey: null, systemId: null, integrationId: null };
+export const fromBus = (e: BusEvent): EventRow => ({ ...ABSENT_AS_NULL, metadata: {}, ...(e as unknown as Partial<EventRow>), timestamp: new Date(e.timestamp as string) }) as EventRow;
 
 /** Whether the sequences after `last` in a sorted batch skip a number. */
 function hasGap(sorted: EventRow[], last: number): boolean {
