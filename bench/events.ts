@@ -71,8 +71,8 @@ const settings = {
   tickMs: 10,
   batchEveryTicks: 5,
   redisUrl: process.env.BENCH_REDIS_URL || process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-  /** `bus[:workers]`, comma-separated: one hub (and database) per entry. Workers default to BENCH_HUB_WORKERS, else one per core. */
-  runs: parseRuns(process.env.BENCH_EVENTS_RUNS ?? 'redis,memory', envNumber('BENCH_HUB_WORKERS', machineInfo().cpus)),
+  /** `bus[:workers]`, comma-separated: one hub (and database) per entry. The default: WORKERS=1 (the hub's default) with and without Redis, and WORKERS=2 with Redis. An entry without workers takes BENCH_HUB_WORKERS, else one per core. */
+  runs: parseRuns(process.env.BENCH_EVENTS_RUNS ?? 'redis:1,redis:2,memory:1', envNumber('BENCH_HUB_WORKERS', machineInfo().cpus)),
   cases: (process.env.BENCH_EVENTS_CASES ?? 'single,batched,delivery').split(',').map((s) => s.trim()) as Case[],
   /** e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node arguments for the hub processes only (profiling). */
   hubNodeArgs: (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean),
