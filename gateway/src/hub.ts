@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { ApolloGateway, type SupergraphSdlHook } from '@apollo/gateway';
 import { useApolloFederation } from '@envelop/apollo-federation';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { migrationsFolder, schema as dbSchema } from '@hub/db';
 import {
   createLogger,
@@ -226,7 +226,20 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
   let remoteBus: EventBus | undefined;
   if (!events && gatewayRole && config.subgraphUrls.events) {
     remoteBus = kv?.redis ? await redisBus(kv.redis, `${config.redisPrefix}events`, log) : memoryBus();
-    events = { stream: createLiveStream({ log: remoteEventLog(config.subgraphUrls.events), bus: remoteBus, pollMs: config.eventsLogPollMs }) };
+    const overflows = new Counter({
+      name: 'hub_event_subscriber_overflows_total',
+      help: 'Times a slow live subscriber had more than EVENTS_SUBSCRIBER_BUFFER events waiting; it then reads them from the log',
+      registers: [metrics],
+    });
+    events = {
+      stream: createLiveStream({
+        log: remoteEventLog(config.subgraphUrls.events),
+        bus: remoteBus,
+        pollMs: config.eventsLogPollMs,
+        inboxLimit: config.eventsSubscriberBuffer,
+        onOverflow: () => overflows.inc(),
+      }),
+    };
     if (!kv?.redis) log.warn('no REDIS_URL: event subscriptions on this gateway see new events by polling the events subgraph');
   }
   const shutdown = new AbortController();

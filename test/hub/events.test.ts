@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from 'graphql-ws';
+import type { Socket } from 'node:net';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import { EventsDocument, EventsInFullDocument, EventsWithSystemDocument, HistoryDocument, PublishEventDocument, PublishEventsDocument, RegisterEventSchemaDocument, RegisterSystemDocument, type PublishEventInput } from '../generated/graphql.ts';
-import { backend, startTestHub, type TestHub } from '../support/hub.ts';
+import { backend, eventually, startTestHub, type TestHub } from '../support/hub.ts';
 import { collect, wsClient } from '../support/ws.ts';
 
 let hub: TestHub;
@@ -183,6 +185,59 @@ describe('live subscriptions over graphql-ws', () => {
     } finally {
       await ws2.dispose();
       await second.close();
+    }
+  });
+});
+
+describe('a live subscriber that stops reading', () => {
+  it('costs bounded memory: past EVENTS_SUBSCRIBER_BUFFER its events are dropped, then read from the log, each once and in order', async () => {
+    const slow = await startTestHub({ EVENTS_SUBSCRIBER_BUFFER: '50' });
+    const sockets: WebSocket[] = [];
+    class Tracked extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        sockets.push(this);
+      }
+    }
+    const client = createClient({ url: `${slow.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: Tracked, retryAttempts: 0, lazy: true });
+    const overflows = async () => Number(/^hub_event_subscriber_overflows_total (\d+)/m.exec(await (await fetch(`${slow.url}/metrics`)).text())?.[1] ?? NaN);
+    try {
+      const type = `slow.${Math.random().toString(36).slice(2)}`;
+      const sub = collect(client, EventsDocument, { filter: { types: [type] } });
+      await eventually(async () => {
+        await slow.ok(PublishEventDocument, { input: event({ type, payload: 'live yet?' }) });
+        return sub.received.length > 0;
+      }, 10_000, 300);
+      await new Promise((r) => setTimeout(r, 300)); // any probe still on its way
+      const live = sub.received.length;
+      expect(await overflows()).toBe(0);
+
+      // The client stops reading its socket: once the kernel's buffers are full, the hub cannot send, and the
+      // events that keep coming wait in the subscriber's inbox, which holds 50.
+      const socket = (sockets[0] as unknown as { _socket: Socket })._socket;
+      socket.pause();
+      const blob = 'x'.repeat(8_000);
+      const BATCHES = 40;
+      const PER_BATCH = 50;
+      for (let b = 0; b < BATCHES; b++) {
+        await slow.ok(PublishEventsDocument, { inputs: Array.from({ length: PER_BATCH }, (_, i) => event({ type, payload: { n: b * PER_BATCH + i, blob } })) });
+      }
+      await eventually(async () => (await overflows()) > 0, 10_000);
+
+      // Reading again, it gets every event from the log: none missed, none twice, in order.
+      socket.resume();
+      const total = live + BATCHES * PER_BATCH;
+      const got = await sub.waitFor(total, 60_000);
+      const numbered = got.slice(live).map((g) => (g.events.payload as { n: number }).n);
+      expect(numbered).toEqual(Array.from({ length: BATCHES * PER_BATCH }, (_, n) => n));
+      const sequences = got.map((g) => Number(g.events.sequence));
+      expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(sub.received).toHaveLength(total);
+      sub.stop();
+    } finally {
+      await client.dispose();
+      await slow.close();
     }
   });
 });

@@ -37,6 +37,7 @@ const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   EVENTS_LOG_POLL_MS: z.coerce.number().int().min(50).default(1000),
+  EVENTS_SUBSCRIBER_BUFFER: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(1000),
   NHS_ENVIRONMENT: z.enum(['simulated', 'sandbox', 'int', 'production']).optional(),
   NHS_BASE_URL: z.string().url().optional(),
@@ -115,6 +116,11 @@ export interface HubConfig {
   workers: number;
   /** How often a live subscriber also reads the log, in case the bus dropped a message. */
   eventsLogPollMs: number;
+  /**
+   * Live events one subscriber may have waiting while it is slow to read (its socket is not draining). Past it they
+   * are dropped and the subscriber reads them from the log once it catches up: memory per subscriber stays bounded.
+   */
+  eventsSubscriberBuffer: number;
   /** First webhook retry delay; doubles per attempt (with full jitter), capped at 5 minutes. */
   webhookRetryBaseMs: number;
   nhs: NhsConfig;
@@ -170,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     workers: e.WORKERS,
     eventsLogPollMs: e.EVENTS_LOG_POLL_MS,
+    eventsSubscriberBuffer: e.EVENTS_SUBSCRIBER_BUFFER,
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
     nhs: nhsConfig(e),
     ...overrides,

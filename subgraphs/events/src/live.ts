@@ -9,7 +9,6 @@ export interface EventLogReader {
   range(filter: EventFilter, after: number, upTo: number | null, limit: number): Promise<EventRow[]>;
 }
 
-const INBOX_LIMIT = 10_000;
 const PAGE = 500;
 /** How long a live subscriber waits for a missing sequence to arrive on the bus before reading it from the log. */
 const GAP_WAIT_MS = 20;
@@ -45,7 +44,18 @@ function hasGap(sorted: EventRow[], last: number): boolean {
  * subscriber's bounded inbox is filled from the log, which is gap-free, so nothing is missed or repeated. The log
  * is also read every `pollMs`, in case the bus dropped something (or there is no bus to other processes at all).
  */
-export function createLiveStream(o: { log: EventLogReader; bus: EventBus; pollMs: number; received?: (batch: BusEvent[]) => EventRow[] }) {
+export interface LiveStreamOptions {
+  log: EventLogReader;
+  bus: EventBus;
+  pollMs: number;
+  /** Live events one subscriber may have waiting (EVENTS_SUBSCRIBER_BUFFER); past it, it reads them from the log. */
+  inboxLimit: number;
+  /** Called each time a subscriber's inbox overflows (for the metric). */
+  onOverflow?: () => void;
+  received?: (batch: BusEvent[]) => EventRow[];
+}
+
+export function createLiveStream(o: LiveStreamOptions) {
   const received = o.received ?? ((batch: BusEvent[]) => batch.map(fromBus));
 return async function* stream(filter: EventFilter, fromSequence: number | null, signal: AbortSignal): AsyncGenerator<EventRow> {
     let inbox: EventRow[] = [];
@@ -54,9 +64,10 @@ return async function* stream(filter: EventFilter, fromSequence: number | null, 
     const unsubscribe = o.bus.subscribe((batch) => {
       if (overflow) return;
       const rows = received(batch);
-      if (inbox.length + rows.length > INBOX_LIMIT) {
+      if (inbox.length + rows.length > o.inboxLimit) {
         overflow = true;
         inbox = [];
+        o.onOverflow?.();
       } else for (const r of rows) inbox.push(r);
       wake?.();
     });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { Histogram } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { badInput, type BusEvent, type HubRuntime } from '@hub/runtime';
 import { createLiveStream, fromBus } from './live.ts';
 import { createPayloadSchemas } from './payload-schemas.ts';
@@ -9,7 +9,6 @@ import { createEventsStore, joinSerialized, serializeRows, type AppendResult, ty
 export const MAX_BATCH = 1000;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 const TYPE = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_*-]+)*$/i;
-/** Live events a slow subscriber may have waiting before it falls back to reading the log. */
 
 export interface PublishInput {
   type: string;
@@ -27,6 +26,14 @@ export interface PublishInput {
 
 export type Published = AppendResult;
 
+/** Payload sizes measured by validate, so the cache of recent events need not serialize them again. */
+const payloadBytes = new WeakMap<object, number>();
+/** Bytes the cache of recent events counts for one event: its payload's JSON, plus the rest of the row. */
+const rowBytes = (r: EventRow): number =>
+  512 + (typeof r.payload === 'object' && r.payload !== null ? (payloadBytes.get(r.payload) ?? Buffer.byteLength(JSON.stringify(r.payload))) : 64);
+/** The cache of recent events: bounded in bytes too, since one payload may be 256 KB. */
+const RECENT_MAX_BYTES = 64 * 1024 * 1024;
+
 /** The event as the log will hold it (numbered when appended), or a BAD_USER_INPUT error naming the field. */
 function validate(e: PublishInput, at: string): EventRow {
   const field = (f: string) => (at ? `${at}.${f}` : f);
@@ -38,6 +45,7 @@ function validate(e: PublishInput, at: string): EventRow {
   // Measured as the JSON it is stored as. (The store writes rows as JSON text, so literals graphql-js built,
   // null-prototype objects, need no copy into plain ones.)
   const size = Buffer.byteLength(JSON.stringify(e.payload));
+  if (typeof e.payload === 'object') payloadBytes.set(e.payload as object, size);
   if (size > MAX_PAYLOAD_BYTES) throw badInput(`${field('payload')} is ${size} bytes; at most ${MAX_PAYLOAD_BYTES}`, { field: field('payload') });
   if (e.idempotencyKey != null && (e.idempotencyKey.length < 1 || e.idempotencyKey.length > 200)) {
     throw badInput(`${field('idempotencyKey')} must be 1 to 200 characters`, { field: field('idempotencyKey') });
@@ -64,7 +72,7 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
   const store = createEventsStore(rt.database.db);
   const schemas = createPayloadSchemas(rt.database.db);
   // Events never change, so recent ones can be served from memory (live subscribers resolve each event by id).
-  const recent = new LRUCache<string, EventRow>({ max: 50_000 });
+  const recent = new LRUCache<string, EventRow>({ max: 50_000, maxSize: RECENT_MAX_BYTES, sizeCalculation: rowBytes });
   const remember = (rows: EventRow[]) => rows.forEach((r) => recent.set(r.id, r));
 
   // What an operator needs to see of the group commit: how long a publish waits for its turn, how long a
@@ -85,6 +93,12 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
     name: 'hub_events_append_batch_events',
     help: 'Events written by one group commit',
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000],
+    registers: [rt.metrics],
+  });
+
+  const overflows = new Counter({
+    name: 'hub_event_subscriber_overflows_total',
+    help: 'Times a slow live subscriber had more than EVENTS_SUBSCRIBER_BUFFER events waiting; it then reads them from the log',
     registers: [rt.metrics],
   });
 
@@ -180,6 +194,8 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
       log: store,
       bus: rt.bus,
       pollMs: rt.config.eventsLogPollMs,
+      inboxLimit: rt.config.eventsSubscriberBuffer,
+      onOverflow: () => overflows.inc(),
       // Live subscribers resolve each event by id: keep other processes' events at hand too. (The bus is read
       // only while something listens, so this is done here rather than by a listener of its own.)
       received: (batch) => {
