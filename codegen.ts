@@ -17,7 +17,8 @@ const config: CodegenConfig = {
       },
     },
   },
-  silent: true,
+  // Quiet when it works, loud (and a non-zero exit) when it does not: `silent` hid failures and left stale types.
+  errorsOnly: true,
 };
 
 export default config;

@@ -62,7 +62,7 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
   const factories: Record<SubgraphName, () => Subgraph> = {
     systems: systemsSubgraph,
     integrations: () => (integrations = createIntegrationsSubgraph(rt, () => systemsSubgraph().provides!.systemDirectory!, publisher)),
-    mappings: () => createMappingsSubgraph(rt),
+    mappings: () => createMappingsSubgraph(rt, publisher),
     metrics: () => createMetricsSubgraph(rt),
     events: () => (events ??= createEventsSubgraph(rt, () => integrations?.provides?.syncTrigger)),
     nhs: () => createNhsSubgraph(rt, publisher),

@@ -13,3 +13,4 @@ export * from './outbound/index.ts';
 export * from './bus.ts';
 export * from './outbox.ts';
 export * from './group-commit.ts';
+export * from './uk-identifiers.ts';

@@ -1,24 +1,50 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { asc, eq, inArray } from 'drizzle-orm';
-import { mappings, type Schema } from '@hub/db';
-import { loaderFor, rowsById, scalarResolvers, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import { loaderFor, rowsById, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import type { DataFormat, FormatOptions } from './formats/index.ts';
+import { createMappingsService, type MappingChange, type MappingInput, type MappingsService, type TransformationResult } from './service.ts';
+import type { MappingRow } from './store.ts';
 
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
-export function createMappingsSubgraph(rt: HubRuntime<Schema>): Subgraph {
-  const db = rt.database.db;
-  const byIds = async (ids: readonly string[]) => rowsById(await db.select().from(mappings).where(inArray(mappings.id, [...ids])), ids);
-  const resolvers = {
+function resolvers(service: MappingsService) {
+  const byId = (ctx: RequestContext) => loaderFor(ctx, 'mappings.byId', async (ids: readonly string[]) => rowsById(await service.byIds(ids), ids));
+  return {
     ...scalarResolvers,
     Query: {
-      mappings: () => db.select().from(mappings).orderBy(asc(mappings.name)),
-      mapping: async (_: unknown, a: { id: string }) => (await db.select().from(mappings).where(eq(mappings.id, a.id)))[0] ?? null,
+      mappings: () => service.list(),
+      mapping: (_: unknown, a: { id: string }) => service.byId(a.id),
+    },
+    Mutation: {
+      createMapping: (_: unknown, a: { input: MappingInput }) => service.create(a.input),
+      updateMapping: (_: unknown, a: { id: string; expectedVersion: number; input: MappingChange }) => service.update(a.id, a.expectedVersion, a.input),
+      deleteMapping: (_: unknown, a: { id: string }) => service.remove(a.id),
+      transformData: (_: unknown, a: { data: unknown; mappingId: string; version?: number | null }) => service.transform(a.data, a.mappingId, a.version),
+      validateData: (_: unknown, a: { data: unknown; schema: unknown; format: DataFormat; cleanse: boolean }) =>
+        service.validate(a.data, a.schema, { format: a.format, cleanse: a.cleanse }),
+      convertFormat: (_: unknown, a: { data: unknown; from: DataFormat; to: DataFormat; options?: FormatOptions | null }) =>
+        service.convert(a.data, a.from, a.to, stripNulls(a.options ?? {})),
     },
     Mapping: {
-      __resolveReference: (ref: { id: string }, ctx: RequestContext) => loaderFor(ctx, 'mappings.byId', byIds).load(ref.id),
+      __resolveReference: (ref: { id: string }, ctx: RequestContext) => byId(ctx).load(ref.id),
+      versions: (m: MappingRow) => service.versions(m.id),
+    },
+    TransformationResult: {
+      mapping: (r: TransformationResult, _: unknown, ctx: RequestContext) => byId(ctx).load(r.mappingId),
     },
   };
-  return { name: 'mappings', typeDefs, schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]) };
+}
+
+const stripNulls = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v != null)) as T;
+
+export function createMappingsSubgraph(rt: HubRuntime, publisher: () => EventPublisher | undefined): Subgraph {
+  const service = createMappingsService(rt, publisher);
+  return {
+    name: 'mappings',
+    typeDefs,
+    schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service) as never }]),
+    start: async () => service.start(),
+    stop: () => service.stop(),
+  };
 }
