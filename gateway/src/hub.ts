@@ -63,7 +63,7 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
     systems: systemsSubgraph,
     integrations: () => (integrations = createIntegrationsSubgraph(rt, () => systemsSubgraph().provides!.systemDirectory!, publisher)),
     mappings: () => createMappingsSubgraph(rt, publisher),
-    metrics: () => createMetricsSubgraph(rt),
+    metrics: () => createMetricsSubgraph(rt, publisher),
     events: () => (events ??= createEventsSubgraph(rt, () => integrations?.provides?.syncTrigger)),
     nhs: () => createNhsSubgraph(rt, publisher),
   };

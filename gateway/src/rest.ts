@@ -14,6 +14,8 @@ const INTEGRATION = `id name description kind status lastSync errorCount success
   resource { path pagination pageSize dataField nextCursorField totalField cursorParam limitParam offsetParam idField maxPages }
   syncSchedule { cron timezone enabled nextRunAt }`;
 const RUN = `id trigger status queuedAt startedAt finishedAt durationMs pages recordsReceived recordsStored errorCount error`;
+const API = `id name version description basePath upstreamUrl rateLimit { requests perSeconds } status timeoutMs createdAt updatedAt`;
+const API_STATS = `requests errors rateLimited errorRate averageLatencyMs p50LatencyMs p95LatencyMs p99LatencyMs maxLatencyMs byOutcome { outcome count }`;
 /** An IntegrationEvent as REST and the SSE stream (sse.ts, `toEventJson`) both show it. */
 const EVENT = `id sequence type source destination payload timestamp correlationId causationId metadata status`;
 
@@ -135,6 +137,53 @@ const routes: Route[] = [
     field: 'integration',
     status: 200,
     notFound: 'integration',
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/integration\/apis$/,
+    query: `query { apis { ${API} } }`,
+    variables: () => ({}),
+    field: 'apis',
+    status: 200,
+  },
+  {
+    method: 'POST',
+    pattern: /^\/api\/integration\/apis$/,
+    query: `mutation($input: RegisterApiInput!) { registerAPI(input: $input) { ${API} } }`,
+    variables: ({ body }) => ({ input: body }),
+    field: 'registerAPI',
+    status: 201,
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/api/integration/apis/${id}/route$`),
+    query: `mutation($id: ID!, $request: ApiRequestInput!) { routeRequest(apiId: $id, request: $request) {
+      status headers body bodyText durationMs deprecated rateLimit { limit remaining retryAfterSeconds resetAt } } }`,
+    variables: ({ params, body }) => ({ id: params[0], request: body }),
+    field: 'routeRequest',
+    // The upstream's status is in the body: this endpoint answered.
+    status: 200,
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/api/integration/apis/${id}/metrics$`),
+    query: `query($id: ID!, $timeRange: TimeRangeInput) { apiMetrics(apiId: $id, timeRange: $timeRange) {
+      api { id name version } from to ${API_STATS} series { minute ${API_STATS} } } }`,
+    variables: ({ params, search }) => {
+      const { from, to } = parseEventFilter(search);
+      return { id: params[0], timeRange: from || to ? { from: from?.toISOString(), to: to?.toISOString() } : null };
+    },
+    field: 'apiMetrics',
+    status: 200,
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/api/integration/apis/${id}/ratelimit$`),
+    query: `mutation($id: ID!, $limit: ApiRateLimitInput) { configureRateLimit(apiId: $id, limit: $limit) { ${API} } }`,
+    // The limit itself ({ requests, perSeconds }), or { "limit": null } to remove it.
+    variables: ({ params, body }) => ({ id: params[0], limit: body && typeof body === 'object' && 'limit' in body ? (body as { limit: unknown }).limit : body }),
+    field: 'configureRateLimit',
+    status: 200,
   },
   {
     method: 'POST',

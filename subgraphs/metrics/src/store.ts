@@ -1,0 +1,73 @@
+import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { apiCallStats, apis, metricsOutbox, type Schema } from '@hub/db';
+import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
+
+export type ApiRow = typeof apis.$inferSelect;
+export type NewApiRow = typeof apis.$inferInsert;
+export type StatRow = typeof apiCallStats.$inferSelect;
+
+const uniqueViolation = (err: unknown): string | undefined => {
+  const e = err as { code?: string; constraint_name?: string; constraint?: string; cause?: { code?: string; constraint_name?: string; constraint?: string } };
+  const c = e.code === '23505' ? e : e.cause?.code === '23505' ? e.cause : undefined;
+  return c ? (c.constraint_name ?? c.constraint ?? 'unique') : undefined;
+};
+
+/** Queries of the metrics tables (the API registry and its call statistics). */
+export function createMetricsStore(db: Db<Schema>) {
+  return {
+    /** The API and the event announcing it; or which unique constraint it broke. */
+    async insert(row: NewApiRow, announce: (r: ApiRow) => OutboxEvent): Promise<ApiRow | { taken: string }> {
+      try {
+        return await db.transaction(async (tx) => {
+          const [r] = await tx.insert(apis).values(row).returning();
+          await tx.insert(metricsOutbox).values(outboxRow(announce(r!)));
+          return r!;
+        });
+      } catch (err) {
+        const taken = uniqueViolation(err);
+        if (taken) return { taken };
+        throw err;
+      }
+    },
+    async update(id: string, set: Partial<NewApiRow>, announce: (r: ApiRow) => OutboxEvent): Promise<ApiRow | undefined> {
+      return db.transaction(async (tx) => {
+        const [r] = await tx
+          .update(apis)
+          .set({ ...set, updatedAt: new Date() })
+          .where(eq(apis.id, id))
+          .returning();
+        if (r) await tx.insert(metricsOutbox).values(outboxRow(announce(r)));
+        return r;
+      });
+    },
+    async byId(id: string): Promise<ApiRow | undefined> {
+      return (await db.select().from(apis).where(eq(apis.id, id)))[0];
+    },
+    byIds: (ids: readonly string[]) => (ids.length ? db.select().from(apis).where(inArray(apis.id, [...ids])) : Promise.resolve([])),
+    list: () => db.select().from(apis).orderBy(asc(apis.name), asc(apis.version)),
+    /** Adds one flush of tallies to the stored rows (several processes add to the same rows). */
+    async addStats(rows: StatRow[]): Promise<void> {
+      if (!rows.length) return;
+      await db
+        .insert(apiCallStats)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: [apiCallStats.apiId, apiCallStats.minute, apiCallStats.outcome],
+          set: {
+            requests: sql`${apiCallStats.requests} + excluded.requests`,
+            totalMs: sql`${apiCallStats.totalMs} + excluded.total_ms`,
+            maxMs: sql`greatest(${apiCallStats.maxMs}, excluded.max_ms)`,
+            buckets: sql`(select array_agg(coalesce(a, 0) + coalesce(b, 0) order by i) from unnest(${apiCallStats.buckets}, excluded.buckets) with ordinality as u(a, b, i))`,
+          },
+        });
+    },
+    stats: (apiId: string, from: Date, to: Date) =>
+      db
+        .select()
+        .from(apiCallStats)
+        .where(and(eq(apiCallStats.apiId, apiId), gte(apiCallStats.minute, from), lt(apiCallStats.minute, to)))
+        .orderBy(asc(apiCallStats.minute)),
+  };
+}
+
+export type MetricsStore = ReturnType<typeof createMetricsStore>;
