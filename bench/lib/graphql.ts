@@ -11,16 +11,16 @@ export interface GraphQLReply {
 }
 
 /** The exact request every measured call sends, so the preflight and the load see the same thing. */
-export function graphqlRequest(query: string, variables?: Record<string, unknown>) {
+export function graphqlRequest(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>) {
   return {
     method: 'POST' as const,
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
     body: JSON.stringify(variables ? { query, variables } : { query }),
   };
 }
 
-export async function postGraphQL(endpoint: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLReply> {
-  const res = await fetch(endpoint, { ...graphqlRequest(query, variables), signal: AbortSignal.timeout(10_000) });
+export async function postGraphQL(endpoint: string, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLReply> {
+  const res = await fetch(endpoint, { ...graphqlRequest(query, variables, headers), signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
   let body: GraphQLBody;
   try {

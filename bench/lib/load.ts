@@ -58,12 +58,12 @@ function bodyVerifier(expectedText: string, expectedData: string) {
  * One case: a warm-up (fills the gateway's query-plan cache and the connection pools, then is thrown away)
  * followed by the measured run, both at the same concurrency over keep-alive connections.
  */
-export async function measure(endpoint: string, query: string, settings: LoadSettings): Promise<Measurement> {
-  const reference = await postGraphQL(endpoint, query);
+export async function measure(endpoint: string, query: string, settings: LoadSettings, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<Measurement> {
+  const reference = await postGraphQL(endpoint, query, variables, headers);
   if (reference.status !== 200 || reference.body.errors?.length) {
     throw new Error(`preflight ${endpoint} answered HTTP ${reference.status}: ${reference.text.slice(0, 500)}`);
   }
-  const request = graphqlRequest(query);
+  const request = graphqlRequest(query, variables, headers);
   const base = { url: endpoint, connections: settings.connections, ...request };
 
   if (settings.warmupSeconds > 0) await autocannon({ ...base, duration: settings.warmupSeconds });
