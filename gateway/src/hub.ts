@@ -23,12 +23,14 @@ import {
   type Logger,
   type Subgraph,
   type SubgraphName,
+  type Scope,
 } from '@hub/runtime';
 import { createSystemsSubgraph } from '@hub/subgraph-systems';
 import { createIntegrationsSubgraph } from '@hub/subgraph-integrations';
 import { createMappingsSubgraph } from '@hub/subgraph-mappings';
 import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
+import { CLIENT_HEADER, createAuthenticator, SCOPES_HEADER, scopesOf, useScopes, type Identity } from './auth.ts';
 import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
 import { startNhsSimulator, nhsFixtureKeys, nhsSimulatorDefaults, type NhsSimulator } from '@hub/simulators';
 import { createNhsSubgraph } from '@hub/subgraph-nhs';
@@ -186,17 +188,19 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       },
     });
     yoga = createYoga({
-      plugins: [useApolloFederation({ gateway, logger: log as never }), useErrorCodes(), useResponseExtensions()],
+      plugins: [useApolloFederation({ gateway, logger: log as never }), useErrorCodes(), useScopes(), useResponseExtensions()],
       graphqlEndpoint: '/graphql',
       graphiql: { title: 'Care-home integration hub' },
       landingPage: false,
       maxRequestBodySize: false, // see BODY_LIMIT_IN_SERVER
       maskedErrors: { maskError: errorMasker(log) },
       logging: false,
-      // Over graphql-ws there is no fetch Request, only the upgrade request.
-      context: ({ request, req }: { request?: Request; req?: { headers: Record<string, unknown> } }): RequestContext => ({
+      // Over graphql-ws there is no fetch Request, only the upgrade request, and the identity its connection proved.
+      // Over HTTP the server has put the authenticated client and its scopes in the headers (auth.ts).
+      context: ({ request, req, identity }: { request?: Request; req?: { headers: Record<string, unknown> }; identity?: Identity }): RequestContext & { scopes: ReadonlySet<Scope> } => ({
         requestId: request?.headers.get('x-request-id') ?? (req?.headers['x-request-id'] as string | undefined),
-        actor: request?.headers.get('x-hub-client') ?? (req?.headers['x-hub-client'] as string | undefined),
+        actor: identity?.client ?? request?.headers.get(CLIENT_HEADER) ?? (req?.headers[CLIENT_HEADER] as string | undefined),
+        scopes: identity?.scopes ?? scopesOf(request?.headers.get(SCOPES_HEADER)),
       }),
     });
   } else {
@@ -242,8 +246,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     };
     if (!kv?.redis) log.warn('no REDIS_URL: event subscriptions on this gateway see new events by polling the events subgraph');
   }
+  const auth = gatewayRole ? createAuthenticator(config.auth, log) : undefined;
   const shutdown = new AbortController();
   const server: Server = createHttpServer({
+    auth,
     yoga,
     log,
     metrics,
@@ -256,7 +262,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     shutdown: shutdown.signal,
   });
   server.keepAliveTimeout = 65_000;
-  const ws = gatewayRole ? attachSubscriptions(server, yoga, events, log) : undefined;
+  const ws = gatewayRole ? attachSubscriptions(server, yoga, events, log, auth!) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

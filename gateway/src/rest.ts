@@ -158,7 +158,7 @@ const routes: Route[] = [
     method: 'POST',
     pattern: new RegExp(`^/api/integration/apis/${id}/route$`),
     query: `mutation($id: ID!, $request: ApiRequestInput!) { routeRequest(apiId: $id, request: $request) {
-      status headers body bodyText durationMs deprecated rateLimit { limit remaining retryAfterSeconds resetAt } } }`,
+      status headers body bodyText durationMs deprecated rateLimit { clientId limit remaining retryAfterSeconds resetAt } } }`,
     variables: ({ params, body }) => ({ id: params[0], request: body }),
     field: 'routeRequest',
     // The upstream's status is in the body: this endpoint answered.

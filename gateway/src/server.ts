@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Histogram, type Registry } from 'prom-client';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { KeyValue, Logger } from '@hub/runtime';
+import { isHubError, type KeyValue, type Logger } from '@hub/runtime';
 import type { EventStreamSource } from '@hub/subgraph-events';
+import { CLIENT_HEADER, SCOPES_HEADER, type Authenticator, type Identity } from './auth.ts';
 import { handleRest } from './rest.ts';
 import { createEventStream, EVENT_STREAM_PATH } from './sse.ts';
 
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   events?: EventStreamSource;
   /** Aborted when the process starts shutting down: long-lived responses (event streams) end. */
   shutdown?: AbortSignal;
+  /** Gateway roles: who is calling (see auth.ts). A subgraph-only process trusts the gateway in front of it. */
+  auth?: Authenticator;
 }
 
 class BodyTooLarge extends Error {}
@@ -98,6 +101,29 @@ export function createHttpServer(o: HttpServerOptions): Server {
       res.end(text);
       return 'metrics';
     }
+    // The caller's identity replaces anything it claims about itself, before anything else reads the headers.
+    let identity: Identity | undefined;
+    delete req.headers[SCOPES_HEADER];
+    const graphiqlPage = req.method === 'GET' && path === '/graphql' && !url.searchParams.has('query') && /text\/html/.test(req.headers.accept ?? '');
+    if (o.auth && !graphiqlPage) {
+      try {
+        identity = await o.auth.authenticate({
+          authorization: req.headers.authorization,
+          apiKey: req.headers['x-api-key'] as string | undefined,
+          claimed: (req.headers[CLIENT_HEADER] as string | undefined) ?? req.socket.remoteAddress,
+        });
+      } catch (err) {
+        if (!isHubError(err)) throw err;
+        const headers: Record<string, string> = err.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer realm="care-home-integration-hub"' } : {};
+        // GraphQL clients get a GraphQL-shaped answer; REST and stream clients the REST one.
+        const body = path === '/graphql' ? { errors: [{ message: err.message, extensions: { code: err.code } }] } : { error: { code: err.code, message: err.message } };
+        sendJson(res, err.httpStatus, body, headers);
+        req.resume();
+        return 'unauthenticated';
+      }
+      req.headers[CLIENT_HEADER] = identity.client;
+      req.headers[SCOPES_HEADER] = [...identity.scopes].join(' ');
+    }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > o.maxBodyBytes) {
       sendJson(res, 413, tooLarge, { connection: 'close' });
@@ -105,7 +131,8 @@ export function createHttpServer(o: HttpServerOptions): Server {
       return 'refused';
     }
     if (limiter) {
-      const client = req.socket.remoteAddress ?? 'unknown';
+      // An authenticated client has its own allowance wherever it calls from; anyone else, per address.
+      const client = identity && identity.via !== 'anonymous' ? `client:${identity.client}` : (req.socket.remoteAddress ?? 'unknown');
       try {
         await limiter.consume(client);
       } catch (r) {
@@ -115,6 +142,10 @@ export function createHttpServer(o: HttpServerOptions): Server {
       }
     }
     if (eventStream && path === EVENT_STREAM_PATH) {
+      if (identity && !identity.scopes.has('read')) {
+        sendJson(res, 403, { error: { code: 'FORBIDDEN', message: `the event stream needs the read scope; ${identity.client} has ${[...identity.scopes].join(', ') || 'none'}` } });
+        return 'forbidden';
+      }
       // Not one GraphQL result but a stream: served from the events service (see sse.ts).
       await eventStream(req, res, url.searchParams);
       return 'events-stream';
@@ -133,7 +164,14 @@ export function createHttpServer(o: HttpServerOptions): Server {
       const result = await handleRest(req.method ?? 'GET', path, url.searchParams, body, async (query, variables) => {
         const r = await o.yoga.fetch('http://hub/graphql', {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', 'x-request-id': String(req.headers['x-request-id'] ?? '') },
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/graphql-response+json, application/json',
+            'x-request-id': String(req.headers['x-request-id'] ?? ''),
+            // Who asked, for the audit and per-client limits downstream, and what it may do.
+            ...(req.headers[CLIENT_HEADER] ? { [CLIENT_HEADER]: String(req.headers[CLIENT_HEADER]) } : {}),
+            ...(req.headers[SCOPES_HEADER] !== undefined ? { [SCOPES_HEADER]: String(req.headers[SCOPES_HEADER]) } : {}),
+          },
           body: JSON.stringify({ query, variables }),
         });
         return r.json() as never;

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import {
   getArgumentValues,
   getOperationAST,
@@ -13,7 +13,8 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { toGraphQLError, type Logger } from '@hub/runtime';
+import { isHubError, toGraphQLError, type Logger } from '@hub/runtime';
+import { assertScope, CLIENT_HEADER, type Authenticator, type Identity } from './auth.ts';
 import { parseFromSequence, type EventFilter, type EventStreamSource } from '@hub/subgraph-events';
 
 const EVENT_ID = '__hubEventId';
@@ -83,10 +84,28 @@ const errorResult = (err: unknown): ExecutionResult => ({ errors: [toGraphQLErro
  * (and so through the gateway); `Subscription.events` streams from the event log, each event resolved through
  * the gateway with the client's selection.
  */
-export function attachSubscriptions(server: Server, yoga: YogaServerInstance<any, any>, events: EventStreamSource | undefined, log: Logger) {
+export function attachSubscriptions(server: Server, yoga: YogaServerInstance<any, any>, events: EventStreamSource | undefined, log: Logger, auth: Authenticator) {
   const wss = new WebSocketServer({ server, path: '/graphql' });
-  useServer<Record<string, unknown>, { request: unknown; socket: unknown }>(
+  useServer<Record<string, unknown>, { request: IncomingMessage; socket: unknown; identity?: Identity }>(
     {
+      // Credentials come with the upgrade request's headers, or (browsers cannot set those on a WebSocket) in the
+      // connection_init payload: { "authorization": "Bearer ..." } or { "apiKey": "..." }. A refusal closes with 4403.
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const headers = ctx.extra.request.headers;
+        try {
+          ctx.extra.identity = await auth.authenticate({
+            authorization: (typeof params.authorization === 'string' ? params.authorization : undefined) ?? headers.authorization,
+            apiKey: (typeof params.apiKey === 'string' ? params.apiKey : undefined) ?? (headers['x-api-key'] as string | undefined),
+            claimed: (headers[CLIENT_HEADER] as string | undefined) ?? ctx.extra.request.socket.remoteAddress,
+          });
+          return true;
+        } catch (err) {
+          if (!isHubError(err)) throw err;
+          log.info({ reason: err.message }, 'websocket connection refused');
+          return false;
+        }
+      },
       execute: (args) => (args as Args).rootValue.enveloped.execute(args),
       subscribe: async (args) => {
         const a = args as Args;
@@ -114,7 +133,7 @@ export function attachSubscriptions(server: Server, yoga: YogaServerInstance<any
         });
       },
       onSubscribe: async (ctx, _id, payload) => {
-        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
+        const enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload, identity: ctx.extra.identity });
         let document: DocumentNode;
         try {
           document = enveloped.parse(payload.query);
@@ -123,12 +142,20 @@ export function attachSubscriptions(server: Server, yoga: YogaServerInstance<any
         }
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length) return errors;
+        const contextValue = await enveloped.contextFactory();
+        const op = getOperationAST(document, payload.operationName);
+        try {
+          // Queries and mutations are checked again where they execute (useScopes); a subscription is checked here.
+          if (op?.operation === 'subscription') assertScope(contextValue as never, 'subscription');
+        } catch (err) {
+          return [toGraphQLError(err)];
+        }
         const args: Args = {
           schema: enveloped.schema,
           operationName: payload.operationName,
           document,
           variableValues: payload.variables,
-          contextValue: await enveloped.contextFactory(),
+          contextValue,
           rootValue: { enveloped },
         };
         return args;

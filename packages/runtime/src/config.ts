@@ -39,6 +39,11 @@ const envSchema = z.object({
   EVENTS_LOG_POLL_MS: z.coerce.number().int().min(50).default(1000),
   EVENTS_SUBSCRIBER_BUFFER: z.coerce.number().int().min(10).max(1_000_000).default(10_000),
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(1000),
+  AUTH_API_KEYS: z.string().optional(),
+  AUTH_JWT_JWKS_URL: z.string().url().optional(),
+  AUTH_JWT_ISSUER: z.string().min(1).optional(),
+  AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+  AUTH_REQUIRED: z.enum(['true', 'false']).optional(),
   NHS_ENVIRONMENT: z.enum(['simulated', 'sandbox', 'int', 'production']).optional(),
   NHS_BASE_URL: z.string().url().optional(),
   NHS_TOKEN_URL: z.string().url().optional(),
@@ -124,6 +129,68 @@ export interface HubConfig {
   /** First webhook retry delay; doubles per attempt (with full jitter), capped at 5 minutes. */
   webhookRetryBaseMs: number;
   nhs: NhsConfig;
+  auth: AuthSettings;
+}
+
+export type Scope = 'read' | 'write';
+export const SCOPES: readonly Scope[] = ['read', 'write'];
+
+/** One client app's API key, as configured: never the key itself, only its SHA-256. */
+export interface ApiKeyEntry {
+  client: string;
+  scopes: Scope[];
+  sha256: string;
+}
+
+/** Who may call the gateway: API keys, JWTs from the operator's identity provider, or (not required) anyone. */
+export interface AuthSettings {
+  /** A request without valid credentials is refused (401). */
+  required: boolean;
+  apiKeys: ApiKeyEntry[];
+  jwt?: { jwksUrl: string; issuer: string; audience: string };
+}
+
+/**
+ * AUTH_API_KEYS: entries separated by `;` or new lines, each `client:scopes:sha256-of-key` (scopes `read`, `write`,
+ * joined by `+`). Several entries may name one client: that is how a key is rotated without downtime.
+ */
+function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
+  const seen = new Set<string>();
+  return (raw ?? '')
+    .split(/[;\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      const bad = (why: string) => new Error(`invalid configuration:\n  AUTH_API_KEYS: entry ${i + 1} ${why} (expected client:read+write:<64 hex digits of the key's SHA-256>)`);
+      const [client, scopes, sha256, ...rest] = entry.split(':');
+      if (rest.length || !client || !scopes || !sha256) throw bad('is not client:scopes:sha256');
+      if (!/^[A-Za-z0-9._-]{1,100}$/.test(client)) throw bad('has a client name other than 1 to 100 letters, digits, . _ -');
+      const list = scopes.split('+');
+      if (!list.every((s) => (SCOPES as readonly string[]).includes(s))) throw bad(`has scopes other than ${SCOPES.join(', ')}`);
+      if (!/^[0-9a-f]{64}$/i.test(sha256)) throw bad('has a hash that is not 64 hex digits');
+      if (seen.has(sha256.toLowerCase())) throw bad('repeats a key of another entry');
+      seen.add(sha256.toLowerCase());
+      return { client, scopes: list as Scope[], sha256: sha256.toLowerCase() };
+    });
+}
+
+function authSettings(e: z.infer<typeof envSchema>, gateway: boolean): AuthSettings {
+  const apiKeys = parseApiKeys(e.AUTH_API_KEYS);
+  let jwt: AuthSettings['jwt'];
+  if (e.AUTH_JWT_JWKS_URL || e.AUTH_JWT_ISSUER || e.AUTH_JWT_AUDIENCE) {
+    if (!e.AUTH_JWT_JWKS_URL || !e.AUTH_JWT_ISSUER || !e.AUTH_JWT_AUDIENCE) {
+      throw new Error('invalid configuration:\n  AUTH_JWT_JWKS_URL, AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE: set all three to accept JWTs (a token is checked against each)');
+    }
+    jwt = { jwksUrl: e.AUTH_JWT_JWKS_URL, issuer: e.AUTH_JWT_ISSUER, audience: e.AUTH_JWT_AUDIENCE };
+  }
+  const configured = apiKeys.length > 0 || jwt !== undefined;
+  const required = e.AUTH_REQUIRED ? e.AUTH_REQUIRED === 'true' : configured;
+  if (required && !configured) throw new Error('invalid configuration:\n  AUTH_REQUIRED=true: configure AUTH_API_KEYS or AUTH_JWT_JWKS_URL too');
+  if (gateway && e.NODE_ENV === 'production' && !required && e.AUTH_REQUIRED !== 'false') {
+    // Residents' health records behind an open door because a variable was forgotten: refuse instead.
+    throw new Error('invalid configuration:\n  AUTH_API_KEYS or AUTH_JWT_JWKS_URL: required when NODE_ENV=production (or AUTH_REQUIRED=false, if something in front of the hub authenticates its callers)');
+  }
+  return { required, apiKeys, jwt };
 }
 
 /** Reads and validates the environment once; a bad value stops the process with a message naming the variable. */
@@ -179,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     eventsSubscriberBuffer: e.EVENTS_SUBSCRIBER_BUFFER,
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
     nhs: nhsConfig(e),
+    auth: authSettings(e, roles.length === 0 || roles.includes('all') || roles.includes('gateway')),
     ...overrides,
   };
 }
