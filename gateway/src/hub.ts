@@ -7,6 +7,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { migrationsFolder, schema as dbSchema } from '@hub/db';
 import {
+  applyRateLimits,
   createLogger,
   createRuntime,
   remotePublisher,
@@ -72,7 +73,12 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
   if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations') || names.includes('nhs'))) {
     rt.log.warn('SUBGRAPH_EVENTS_URL is not set: state-change events wait in the outboxes until an events subgraph is reachable');
   }
-  return names.map((n) => factories[n]());
+  return names.map((n) => {
+    const subgraph = factories[n]();
+    // Fields marked @rateLimit in the subgraph's SDL are limited per caller, in Redis when it is there.
+    applyRateLimits(subgraph.schema, rt.kv);
+    return subgraph;
+  });
 }
 
 /** The gateway: local subgraphs run in process; the others are reached over HTTP and recomposed when they change. */

@@ -14,3 +14,4 @@ export * from './bus.ts';
 export * from './outbox.ts';
 export * from './group-commit.ts';
 export * from './uk-identifiers.ts';
+export * from './rate-limit-directive.ts';
