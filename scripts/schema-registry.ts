@@ -10,6 +10,7 @@ import { typeDefs as mappings } from '@hub/subgraph-mappings';
 import { typeDefs as metrics } from '@hub/subgraph-metrics';
 import { typeDefs as events } from '@hub/subgraph-events';
 import { typeDefs as nhs } from '@hub/subgraph-nhs';
+import { typeDefs as hmrc } from '@hub/subgraph-hmrc';
 
 /**
  * The schema registry check. `schema/` holds each subgraph's SDL, the composed supergraph and the client-facing
@@ -31,6 +32,7 @@ export const hubSubgraphs: SubgraphSdl[] = [
   { name: 'metrics', typeDefs: metrics },
   { name: 'events', typeDefs: events },
   { name: 'nhs', typeDefs: nhs },
+  { name: 'hmrc', typeDefs: hmrc },
 ];
 
 export interface Approval {

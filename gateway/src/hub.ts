@@ -33,8 +33,9 @@ import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
 import { CLIENT_HEADER, createAuthenticator, SCOPES_HEADER, scopesOf, useScopes, type Identity } from './auth.ts';
 import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
-import { startNhsSimulator, nhsFixtureKeys, nhsSimulatorDefaults, type NhsSimulator } from '@hub/simulators';
+import { startHmrcSimulator, startNhsSimulator, nhsFixtureKeys, nhsSimulatorDefaults, type HmrcSimulator, type NhsSimulator } from '@hub/simulators';
 import { createNhsSubgraph } from '@hub/subgraph-nhs';
+import { createHmrcSubgraph, HMRC_ENVIRONMENTS } from '@hub/subgraph-hmrc';
 import { errorMasker, useErrorCodes } from './errors.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
 import { attachSubscriptions } from './subscriptions.ts';
@@ -69,8 +70,12 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
     metrics: () => createMetricsSubgraph(rt, publisher),
     events: () => (events ??= createEventsSubgraph(rt, () => integrations?.provides?.syncTrigger)),
     nhs: () => createNhsSubgraph(rt, publisher),
+    hmrc: () => {
+      const h = rt.config.hmrc;
+      return createHmrcSubgraph(rt, publisher, { url: h.baseUrl ?? (h.environment === 'simulated' ? '' : HMRC_ENVIRONMENTS[h.environment]), simulated: h.environment === 'simulated' });
+    },
   };
-  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations') || names.includes('nhs'))) {
+  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations') || names.includes('nhs') || names.includes('hmrc'))) {
     rt.log.warn('SUBGRAPH_EVENTS_URL is not set: state-change events wait in the outboxes until an events subgraph is reachable');
   }
   return names.map((n) => {
@@ -154,6 +159,12 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
   if (localNames.includes('nhs') && config.nhs.environment === 'simulated' && !config.nhs.baseUrl) {
     ({ config, simulator: nhsSimulator } = await withInProcessNhsSimulator(config));
     log.warn({ nhs: nhsSimulator.url }, 'NHS is SIMULATED: no NHS_ENVIRONMENT configured, residents come from the local NHS simulator');
+  }
+  // Likewise HMRC: with no HMRC configuration, VAT obligations and returns come from the HMRC simulator.
+  let hmrcSimulator: HmrcSimulator | undefined;
+  if (localNames.includes('hmrc') && config.hmrc.environment === 'simulated' && !config.hmrc.baseUrl) {
+    ({ config, simulator: hmrcSimulator } = await withInProcessHmrcSimulator(config));
+    log.warn({ hmrc: hmrcSimulator.url }, 'HMRC is SIMULATED: no HMRC_ENVIRONMENT configured, VAT returns go to the local HMRC simulator');
   }
   const runtime = localNames.length ? await createRuntime(config, { schema: dbSchema, migrationsFolder }, log) : undefined;
   let kv: KeyValue | undefined = runtime?.kv;
@@ -301,6 +312,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         await remoteBus?.close();
         await runtime?.close();
         await nhsSimulator?.close();
+        await hmrcSimulator?.close();
         if (ownKv) await kv?.close();
       })();
       return closing;
@@ -331,6 +343,27 @@ function useResponseExtensions(under?: string): Plugin {
           setResult({ ...result, extensions: { ...r.extensions, ...(under ? { [under]: ext } : ext) } } as never);
         },
       };
+    },
+  };
+}
+
+/** Starts the HMRC simulator and points the connector at it with its own application credentials, marked SIMULATED. */
+async function withInProcessHmrcSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: HmrcSimulator }> {
+  const client = { clientId: 'care-home-hub-simulated', clientSecret: 'simulated-secret' };
+  const simulator = await startHmrcSimulator({ ...client, rateLimitPerSecond: config.hmrc.rateLimitPerSecond });
+  const origin = new URL(simulator.url);
+  return {
+    simulator,
+    config: {
+      ...config,
+      outboundAllow: [...config.outboundAllow, `${origin.hostname}:${origin.port}`],
+      hmrc: {
+        ...config.hmrc,
+        environment: 'simulated',
+        baseUrl: simulator.url,
+        ...client,
+        redirectUri: config.hmrc.redirectUri ?? `http://localhost:${config.port || 4000}/api/integration/hmrc/oauth/callback`,
+      },
     },
   };
 }

@@ -186,6 +186,23 @@ const routes: Route[] = [
     status: 200,
   },
   {
+    // Where HMRC sends the operator back after they signed in and granted the hub access (HMRC_REDIRECT_URI).
+    method: 'GET',
+    pattern: /^\/api\/integration\/hmrc\/oauth\/callback$/,
+    query: `mutation($code: String!, $state: String!) { completeHmrcAuthorisation(code: $code, state: $state) {
+      environment simulated authorised scopes accessTokenExpiresAt grantedAt grantedBy } }`,
+    variables: ({ search }) => {
+      const error = search.get('error');
+      if (error) throw badInput(`HMRC did not grant access: ${error}${search.get('error_description') ? ` (${search.get('error_description')})` : ''}`, { field: 'error' });
+      const code = search.get('code');
+      const state = search.get('state');
+      if (!code || !state) throw badInput('code and state are required', { field: code ? 'state' : 'code' });
+      return { code, state };
+    },
+    field: 'completeHmrcAuthorisation',
+    status: 200,
+  },
+  {
     method: 'POST',
     pattern: /^\/api\/integration\/events\/publish$/,
     body: 'events',

@@ -10,3 +10,4 @@ export type { NhsSimulator, NhsSimulatorOptions, NhsSimulatorStats } from './nhs
 export { startNhsSimulator } from './nhs/server.ts';
 export { syntheticNhsNumbers, isValidNhsNumber } from './nhs/nhs-number.ts';
 export { nhsFixtureKeys, nhsFixtureKeyPaths, nhsFixtureMesh, nhsSimulatorDefaults } from './nhs/fixtures.ts';
+export { startHmrcSimulator, type HmrcSimulator, type HmrcSimulatorOptions } from './hmrc/index.ts';

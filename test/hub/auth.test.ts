@@ -90,6 +90,13 @@ describe('authentication at the gateway', () => {
     const get = await fetch(`${hub.url}/graphql?query=${encodeURIComponent('{ externalSystems { id } }')}`);
     expect(get.status).toBe(401);
 
+    // HMRC sends the operator's browser back without hub credentials: that one path is open, and its single-use
+    // state is the check (one the hub never issued is refused).
+    const callback = await fetch(`${hub.url}/api/integration/hmrc/oauth/callback?code=abc&state=never-issued`);
+    expect(callback.status).toBe(400);
+    expect(((await callback.json()) as { error: { message: string } }).error.message).toMatch(/unknown or expired state/);
+    expect((await fetch(`${hub.url}/api/integration/hmrc/oauth/callback?code=abc&state=x`, { method: 'POST' })).status).toBe(401);
+
     expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${hub.url}/metrics`)).status).toBe(200);
     const page = await fetch(`${hub.url}/graphql`, { headers: { accept: 'text/html' } });
@@ -182,7 +189,7 @@ describe('authentication at the gateway', () => {
 });
 
 describe('authentication settings', () => {
-  const prod = { NODE_ENV: 'production', NHS_ENVIRONMENT: 'simulated' } as NodeJS.ProcessEnv;
+  const prod = { NODE_ENV: 'production', NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated' } as NodeJS.ProcessEnv;
   it('refuses to run a production gateway with the door open by omission', () => {
     expect(() => loadConfig(prod)).toThrow(/AUTH_API_KEYS or AUTH_JWT_JWKS_URL: required when NODE_ENV=production/);
     expect(loadConfig({ ...prod, AUTH_REQUIRED: 'false' }).auth.required).toBe(false);

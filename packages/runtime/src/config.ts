@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Every process role the hub can run. `all` is the laptop/demo shape: the gateway plus every subgraph in one process. */
-export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs'] as const;
+export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs', 'hmrc'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 export type Role = 'all' | 'gateway' | SubgraphName;
 
@@ -62,6 +62,13 @@ const envSchema = z.object({
   NHS_CACHE_FRESH_SECONDS: z.coerce.number().int().min(0).default(300),
   NHS_CACHE_STALE_SECONDS: z.coerce.number().int().min(0).default(86_400),
   NHS_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  HMRC_ENVIRONMENT: z.enum(['simulated', 'sandbox', 'production']).optional(),
+  HMRC_BASE_URL: z.string().url().optional(),
+  HMRC_CLIENT_ID: z.string().min(1).optional(),
+  HMRC_CLIENT_SECRET: z.string().min(1).optional(),
+  HMRC_REDIRECT_URI: z.string().url().optional(),
+  HMRC_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(3),
+  HMRC_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 
 /** The NHS environments the connector knows (APIM base URLs live in the nhs subgraph); `simulated` is the local simulator. */
@@ -88,6 +95,22 @@ export interface NhsConfig {
   cacheFreshSeconds: number;
   /** How long past that it is kept to serve, marked stale, while the spine is unreachable. */
   cacheStaleSeconds: number;
+  timeoutMs: number;
+}
+
+export type HmrcEnvironment = 'simulated' | 'sandbox' | 'production';
+
+/** HMRC's APIs (Making Tax Digital VAT): where, and the hub's application credentials from the Developer Hub. */
+export interface HmrcConfig {
+  environment: HmrcEnvironment;
+  /** Overrides the environment's base URL (APIs and OAuth live under it), e.g. a simulator run elsewhere. */
+  baseUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** Where HMRC sends the user back after they grant access: the hub's /api/integration/hmrc/oauth/callback. */
+  redirectUri?: string;
+  /** Requests per second to HMRC across every hub process (HMRC allows an application 3). */
+  rateLimitPerSecond: number;
   timeoutMs: number;
 }
 
@@ -129,6 +152,7 @@ export interface HubConfig {
   /** First webhook retry delay; doubles per attempt (with full jitter), capped at 5 minutes. */
   webhookRetryBaseMs: number;
   nhs: NhsConfig;
+  hmrc: HmrcConfig;
   auth: AuthSettings;
 }
 
@@ -246,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     eventsSubscriberBuffer: e.EVENTS_SUBSCRIBER_BUFFER,
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
     nhs: nhsConfig(e),
+    hmrc: hmrcConfig(e, roles.length === 0 || roles.includes('all') || roles.includes('hmrc')),
     auth: authSettings(e, roles.length === 0 || roles.includes('all') || roles.includes('gateway')),
     ...overrides,
   };
@@ -295,5 +320,26 @@ function nhsConfig(e: z.infer<typeof envSchema>): NhsConfig {
     cacheFreshSeconds: e.NHS_CACHE_FRESH_SECONDS,
     cacheStaleSeconds: e.NHS_CACHE_STALE_SECONDS,
     timeoutMs: e.NHS_TIMEOUT_MS,
+  };
+}
+
+function hmrcConfig(e: z.infer<typeof envSchema>, runs: boolean): HmrcConfig {
+  const environment = e.HMRC_ENVIRONMENT ?? (e.HMRC_CLIENT_ID ? 'sandbox' : 'simulated');
+  if (runs && environment !== 'simulated') {
+    const missing = (['HMRC_CLIENT_ID', 'HMRC_CLIENT_SECRET', 'HMRC_REDIRECT_URI'] as const).filter((k) => !e[k]);
+    if (missing.length) throw new Error(`invalid configuration:\n${missing.map((k) => `  ${k}: required when HMRC_ENVIRONMENT=${environment}`).join('\n')}`);
+  }
+  if (runs && e.NODE_ENV === 'production' && !e.HMRC_ENVIRONMENT) {
+    // As for NHS: a production hub must not file VAT returns with a simulator because a variable was forgotten.
+    throw new Error('invalid configuration:\n  HMRC_ENVIRONMENT: required when NODE_ENV=production (simulated, sandbox or production)');
+  }
+  return {
+    environment,
+    baseUrl: e.HMRC_BASE_URL,
+    clientId: e.HMRC_CLIENT_ID,
+    clientSecret: e.HMRC_CLIENT_SECRET,
+    redirectUri: e.HMRC_REDIRECT_URI,
+    rateLimitPerSecond: e.HMRC_RATE_LIMIT_PER_SECOND,
+    timeoutMs: e.HMRC_TIMEOUT_MS,
   };
 }
