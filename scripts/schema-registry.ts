@@ -11,6 +11,7 @@ import { typeDefs as metrics } from '@hub/subgraph-metrics';
 import { typeDefs as events } from '@hub/subgraph-events';
 import { typeDefs as nhs } from '@hub/subgraph-nhs';
 import { typeDefs as hmrc } from '@hub/subgraph-hmrc';
+import { typeDefs as banking } from '@hub/subgraph-banking';
 
 /**
  * The schema registry check. `schema/` holds each subgraph's SDL, the composed supergraph and the client-facing
@@ -33,6 +34,7 @@ export const hubSubgraphs: SubgraphSdl[] = [
   { name: 'events', typeDefs: events },
   { name: 'nhs', typeDefs: nhs },
   { name: 'hmrc', typeDefs: hmrc },
+  { name: 'banking', typeDefs: banking },
 ];
 
 export interface Approval {

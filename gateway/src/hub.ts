@@ -36,6 +36,7 @@ import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
 import { startHmrcSimulator, startNhsSimulator, nhsFixtureKeys, nhsSimulatorDefaults, type HmrcSimulator, type NhsSimulator } from '@hub/simulators';
 import { createNhsSubgraph } from '@hub/subgraph-nhs';
 import { createHmrcSubgraph, HMRC_ENVIRONMENTS } from '@hub/subgraph-hmrc';
+import { createBankingSubgraph } from '@hub/subgraph-banking';
 import { errorMasker, useErrorCodes } from './errors.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
 import { attachSubscriptions } from './subscriptions.ts';
@@ -70,12 +71,13 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
     metrics: () => createMetricsSubgraph(rt, publisher),
     events: () => (events ??= createEventsSubgraph(rt, () => integrations?.provides?.syncTrigger)),
     nhs: () => createNhsSubgraph(rt, publisher),
+    banking: () => createBankingSubgraph(rt, publisher),
     hmrc: () => {
       const h = rt.config.hmrc;
       return createHmrcSubgraph(rt, publisher, { url: h.baseUrl ?? (h.environment === 'simulated' ? '' : HMRC_ENVIRONMENTS[h.environment]), simulated: h.environment === 'simulated' });
     },
   };
-  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations') || names.includes('nhs') || names.includes('hmrc'))) {
+  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations') || names.includes('nhs') || names.includes('hmrc') || names.includes('banking'))) {
     rt.log.warn('SUBGRAPH_EVENTS_URL is not set: state-change events wait in the outboxes until an events subgraph is reachable');
   }
   return names.map((n) => {

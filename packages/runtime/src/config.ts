@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Every process role the hub can run. `all` is the laptop/demo shape: the gateway plus every subgraph in one process. */
-export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs', 'hmrc'] as const;
+export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs', 'hmrc', 'banking'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 export type Role = 'all' | 'gateway' | SubgraphName;
 

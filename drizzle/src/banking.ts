@@ -1,0 +1,74 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, date, index, integer, pgSchema, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { outboxTable } from './outbox.ts';
+
+/** Tables of the banking subgraph: imported bank statements, their entries, and the payments the care group expects. */
+export const bankingSchema = pgSchema('banking');
+
+/** One statement of an account (ISO 20022 camt.053 `Stmt`), imported once: the bank's statement id is unique per account. */
+export const bankStatements = bankingSchema.table(
+  'statements',
+  {
+    id: uuid('id').primaryKey(),
+    account: text('account').notNull(),
+    currency: text('currency'),
+    statementId: text('statement_id').notNull(),
+    messageId: text('message_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }),
+    fromAt: timestamp('from_at', { withTimezone: true }),
+    toAt: timestamp('to_at', { withTimezone: true }),
+    /** Booked opening and closing balances in minor units (pence), signed; with their currency. */
+    openingMinor: bigint('opening_minor', { mode: 'bigint' }),
+    closingMinor: bigint('closing_minor', { mode: 'bigint' }),
+    balanceCurrency: text('balance_currency'),
+    /** Opening + credits − debits = closing, when both balances are there in one currency. */
+    balanced: boolean('balanced'),
+    importedAt: timestamp('imported_at', { withTimezone: true }).notNull().defaultNow(),
+    importedBy: text('imported_by').notNull(),
+  },
+  (t) => [unique('bank_statements_account_statement').on(t.account, t.statementId)],
+);
+
+export const bankEntries = bankingSchema.table(
+  'entries',
+  {
+    id: uuid('id').primaryKey(),
+    statementId: uuid('statement_id')
+      .notNull()
+      .references(() => bankStatements.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    amountMinor: bigint('amount_minor', { mode: 'bigint' }).notNull(),
+    currency: text('currency').notNull(),
+    /** CREDIT (money in) or DEBIT. */
+    direction: text('direction').notNull(),
+    status: text('status').notNull(),
+    reversal: boolean('reversal').notNull(),
+    bookingDate: date('booking_date'),
+    valueDate: date('value_date'),
+    reference: text('reference'),
+    remittance: text('remittance'),
+    counterpartyName: text('counterparty_name'),
+    counterpartyAccount: text('counterparty_account'),
+    bankReference: text('bank_reference'),
+    expectedPaymentId: uuid('expected_payment_id'),
+  },
+  (t) => [index('bank_entries_statement').on(t.statementId, t.position), index('bank_entries_expected').on(t.expectedPaymentId)],
+);
+
+/** A payment the care group expects (a resident's fees invoice, a local-authority contribution): matched by reference. */
+export const expectedPayments = bankingSchema.table('expected_payments', {
+  id: uuid('id').primaryKey(),
+  reference: text('reference').notNull().unique(),
+  amountMinor: bigint('amount_minor', { mode: 'bigint' }).notNull(),
+  currency: text('currency').notNull(),
+  receivedMinor: bigint('received_minor', { mode: 'bigint' }).notNull().default(sql`0`),
+  /** EXPECTED, PART_PAID, PAID or OVERPAID. */
+  status: text('status').notNull().default('EXPECTED'),
+  payer: text('payer'),
+  dueDate: date('due_date'),
+  description: text('description'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const bankingOutbox = outboxTable(bankingSchema);

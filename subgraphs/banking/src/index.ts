@@ -1,0 +1,1 @@
+export { createBankingSubgraph, typeDefs } from './schema.ts';
