@@ -14,7 +14,7 @@ export function envNumber(name: string, fallback: number): number {
  * worker count) that would change what is measured. Each bench sets the ones it means explicitly.
  */
 const HUB_ENV_KEYS =
-  /^(ROLE|HOST|PORT|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|WORKERS|SUPERGRAPH_FILE|VAULT_KEYS|OUTBOUND_ALLOW|LOG_LEVEL|RATE_LIMIT_PER_MINUTE|SHUTDOWN_GRACE_MS|MAX_BODY_BYTES|EVENTS_LOG_POLL_MS|SUBGRAPH_[A-Z]+_URL|NHS_[A-Z_]+|HMRC_[A-Z_]+|OUTBOUND_[A-Z_]+|AUTH_[A-Z_]+)$/;
+  /^(ROLE|HOST|PORT|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|WORKERS|SUPERGRAPH_FILE|VAULT_KEYS|OUTBOUND_ALLOW|LOG_LEVEL|RATE_LIMIT_PER_MINUTE|SHUTDOWN_GRACE_MS|MAX_BODY_BYTES|EVENTS_LOG_POLL_MS|SUBGRAPH_[A-Z]+_URL|NHS_[A-Z_]+|HMRC_[A-Z_]+|OPEN_BANKING_[A-Z_]+|OUTBOUND_[A-Z_]+|AUTH_[A-Z_]+)$/;
 
 /** The environment every child shares; callers add ROLE (and Redis, workers, subgraph URLs as they need). */
 export function childEnv(databaseUrl: string): NodeJS.ProcessEnv {

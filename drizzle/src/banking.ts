@@ -72,3 +72,35 @@ export const expectedPayments = bankingSchema.table('expected_payments', {
 });
 
 export const bankingOutbox = outboxTable(bankingSchema);
+
+/**
+ * A payment the hub initiates through the bank's Open Banking API (UK domestic payment): the consent, the payer's
+ * authorisation at the bank, the submission and its settlement. The idempotency keys are kept so a retry can never
+ * pay twice.
+ */
+export const outgoingPayments = bankingSchema.table(
+  'outgoing_payments',
+  {
+    id: uuid('id').primaryKey(),
+    reference: text('reference').notNull(),
+    amountMinor: bigint('amount_minor', { mode: 'bigint' }).notNull(),
+    currency: text('currency').notNull(),
+    creditorName: text('creditor_name').notNull(),
+    creditorSortCode: text('creditor_sort_code').notNull(),
+    creditorAccountNumber: text('creditor_account_number').notNull(),
+    description: text('description'),
+    /** CREATING_CONSENT, AWAITING_AUTHORISATION, SUBMITTING, IN_SETTLEMENT, COMPLETED, REJECTED or FAILED. */
+    status: text('status').notNull(),
+    consentId: text('consent_id'),
+    consentIdempotencyKey: text('consent_idempotency_key').notNull(),
+    paymentIdempotencyKey: text('payment_idempotency_key').notNull(),
+    /** The OAuth state the bank sends back with the payer's decision (single use). */
+    authState: text('auth_state').unique(),
+    bankPaymentId: text('bank_payment_id'),
+    error: text('error'),
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('outgoing_payments_status').on(t.status)],
+);

@@ -33,7 +33,17 @@ import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
 import { CLIENT_HEADER, createAuthenticator, SCOPES_HEADER, scopesOf, useScopes, type Identity } from './auth.ts';
 import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
-import { startHmrcSimulator, startNhsSimulator, nhsFixtureKeys, nhsSimulatorDefaults, type HmrcSimulator, type NhsSimulator } from '@hub/simulators';
+import {
+  startHmrcSimulator,
+  startNhsSimulator,
+  startOpenBankingSimulator,
+  nhsFixtureKeys,
+  nhsSimulatorDefaults,
+  type HmrcSimulator,
+  type NhsSimulator,
+  type OpenBankingSimulator,
+} from '@hub/simulators';
+import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { createNhsSubgraph } from '@hub/subgraph-nhs';
 import { createHmrcSubgraph, HMRC_ENVIRONMENTS } from '@hub/subgraph-hmrc';
 import { createBankingSubgraph } from '@hub/subgraph-banking';
@@ -167,6 +177,12 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
   if (localNames.includes('hmrc') && config.hmrc.environment === 'simulated' && !config.hmrc.baseUrl) {
     ({ config, simulator: hmrcSimulator } = await withInProcessHmrcSimulator(config));
     log.warn({ hmrc: hmrcSimulator.url }, 'HMRC is SIMULATED: no HMRC_ENVIRONMENT configured, VAT returns go to the local HMRC simulator');
+  }
+  // And the bank: with no OPEN_BANKING_BASE_URL, payments go to the bank simulator, signed with a key made now.
+  let bankSimulator: OpenBankingSimulator | undefined;
+  if (localNames.includes('banking') && !config.openBanking.baseUrl) {
+    ({ config, simulator: bankSimulator } = await withInProcessBankSimulator(config));
+    log.warn({ bank: bankSimulator.url }, 'the bank is SIMULATED: no OPEN_BANKING_BASE_URL configured, payments go to the local Open Banking simulator');
   }
   const runtime = localNames.length ? await createRuntime(config, { schema: dbSchema, migrationsFolder }, log) : undefined;
   let kv: KeyValue | undefined = runtime?.kv;
@@ -315,6 +331,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         await runtime?.close();
         await nhsSimulator?.close();
         await hmrcSimulator?.close();
+        await bankSimulator?.close();
         if (ownKv) await kv?.close();
       })();
       return closing;
@@ -345,6 +362,35 @@ function useResponseExtensions(under?: string): Plugin {
           setResult({ ...result, extensions: { ...r.extensions, ...(under ? { [under]: ext } : ext) } } as never);
         },
       };
+    },
+  };
+}
+
+/** Starts the Open Banking simulator with a signing key made for it, and points the payments at it. */
+async function withInProcessBankSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: OpenBankingSimulator }> {
+  const { privateKey, publicKey } = await generateKeyPair('PS256', { extractable: true });
+  const registration = { clientId: 'care-home-hub-simulated', clientSecret: 'simulated-secret', kid: 'hub-simulated-1', issuer: 'care-home-hub-simulated' };
+  const simulator = await startOpenBankingSimulator({
+    clientId: registration.clientId,
+    clientSecret: registration.clientSecret,
+    issuer: registration.issuer,
+    signingKeys: { [registration.kid]: await exportSPKI(publicKey) },
+  });
+  const origin = new URL(simulator.url);
+  return {
+    simulator,
+    config: {
+      ...config,
+      outboundAllow: [...config.outboundAllow, `${origin.hostname}:${origin.port}`],
+      openBanking: {
+        baseUrl: simulator.url,
+        clientId: registration.clientId,
+        clientSecret: registration.clientSecret,
+        redirectUri: config.openBanking.redirectUri ?? `http://localhost:${config.port || 4000}/api/integration/banking/oauth/callback`,
+        signingKeyPem: await exportPKCS8(privateKey),
+        signingKid: registration.kid,
+        issuer: registration.issuer,
+      },
     },
   };
 }

@@ -203,6 +203,20 @@ const routes: Route[] = [
     status: 200,
   },
   {
+    // Where the bank sends the payer back after they approved (or declined) a payment (OPEN_BANKING_REDIRECT_URI).
+    method: 'GET',
+    pattern: /^\/api\/integration\/banking\/oauth\/callback$/,
+    query: `mutation($state: String!, $code: String, $error: String) { completePaymentAuthorisation(state: $state, code: $code, error: $error) {
+      id reference amount { amount currency } creditorName status consentId bankPaymentId error createdBy createdAt updatedAt } }`,
+    variables: ({ search }) => {
+      const state = search.get('state');
+      if (!state) throw badInput('state is required', { field: 'state' });
+      return { state, code: search.get('code'), error: search.get('error') };
+    },
+    field: 'completePaymentAuthorisation',
+    status: 200,
+  },
+  {
     method: 'POST',
     pattern: /^\/api\/integration\/events\/publish$/,
     body: 'events',

@@ -7,7 +7,8 @@ import type { EventStreamSource } from '@hub/subgraph-events';
 import { CLIENT_HEADER, SCOPES_HEADER, type Authenticator, type Identity } from './auth.ts';
 import { handleRest } from './rest.ts';
 
-const HMRC_CALLBACK_PATH = '/api/integration/hmrc/oauth/callback';
+/** Where an HMRC or bank sign-in sends the operator's browser back: no hub credentials, a single-use state instead. */
+const OAUTH_CALLBACKS = new Set(['/api/integration/hmrc/oauth/callback', '/api/integration/banking/oauth/callback']);
 import { createEventStream, EVENT_STREAM_PATH } from './sse.ts';
 
 export interface ReadinessCheck {
@@ -107,10 +108,10 @@ export function createHttpServer(o: HttpServerOptions): Server {
     let identity: Identity | undefined;
     delete req.headers[SCOPES_HEADER];
     const graphiqlPage = req.method === 'GET' && path === '/graphql' && !url.searchParams.has('query') && /text\/html/.test(req.headers.accept ?? '');
-    if (o.auth && req.method === 'GET' && path === HMRC_CALLBACK_PATH) {
-      // The operator's browser, sent back by HMRC: it carries no hub credentials, but the state it brings back is
-      // single-use and was issued to a client with the write scope. This path runs that one mutation only.
-      identity = { client: 'hmrc-oauth-callback', scopes: new Set(['write']), via: 'anonymous' };
+    if (o.auth && req.method === 'GET' && OAUTH_CALLBACKS.has(path)) {
+      // The operator's browser, sent back by HMRC or the bank: it carries no hub credentials, but the state it brings
+      // back is single-use and was issued to a client with the write scope. Each path runs its one mutation only.
+      identity = { client: 'oauth-callback', scopes: new Set(['write']), via: 'anonymous' };
       req.headers[CLIENT_HEADER] = identity.client;
       req.headers[SCOPES_HEADER] = 'write';
     } else if (o.auth && !graphiqlPage) {

@@ -11,3 +11,4 @@ export { startNhsSimulator } from './nhs/server.ts';
 export { syntheticNhsNumbers, isValidNhsNumber } from './nhs/nhs-number.ts';
 export { nhsFixtureKeys, nhsFixtureKeyPaths, nhsFixtureMesh, nhsSimulatorDefaults } from './nhs/fixtures.ts';
 export { startHmrcSimulator, type HmrcSimulator, type HmrcSimulatorOptions } from './hmrc/index.ts';
+export { startOpenBankingSimulator, type OpenBankingSimulator, type OpenBankingSimulatorOptions } from './open-banking/index.ts';

@@ -69,6 +69,14 @@ const envSchema = z.object({
   HMRC_REDIRECT_URI: z.string().url().optional(),
   HMRC_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(3),
   HMRC_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  OPEN_BANKING_BASE_URL: z.string().url().optional(),
+  OPEN_BANKING_CLIENT_ID: z.string().min(1).optional(),
+  OPEN_BANKING_CLIENT_SECRET: z.string().min(1).optional(),
+  OPEN_BANKING_REDIRECT_URI: z.string().url().optional(),
+  OPEN_BANKING_SIGNING_KEY: z.string().min(1).optional(),
+  OPEN_BANKING_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  OPEN_BANKING_SIGNING_KID: z.string().min(1).optional(),
+  OPEN_BANKING_ISSUER: z.string().min(1).optional(),
 });
 
 /** The NHS environments the connector knows (APIM base URLs live in the nhs subgraph); `simulated` is the local simulator. */
@@ -114,6 +122,21 @@ export interface HmrcConfig {
   timeoutMs: number;
 }
 
+/**
+ * The care group's bank, for payments through its Open Banking API (PISP): where it is, the hub's registration with
+ * it, and the key the hub signs request bodies with (detached JWS, PS256). Unset: the bank simulator, in process.
+ */
+export interface OpenBankingConfig {
+  baseUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  redirectUri?: string;
+  signingKeyPem?: string;
+  signingKid?: string;
+  /** The `http://openbanking.org.uk/iss` of the hub's signatures (its software statement or organisation id). */
+  issuer?: string;
+}
+
 export interface HubConfig {
   env: string;
   roles: Role[];
@@ -153,6 +176,7 @@ export interface HubConfig {
   webhookRetryBaseMs: number;
   nhs: NhsConfig;
   hmrc: HmrcConfig;
+  openBanking: OpenBankingConfig;
   auth: AuthSettings;
 }
 
@@ -271,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
     nhs: nhsConfig(e),
     hmrc: hmrcConfig(e, roles.length === 0 || roles.includes('all') || roles.includes('hmrc')),
+    openBanking: openBankingConfig(e),
     auth: authSettings(e, roles.length === 0 || roles.includes('all') || roles.includes('gateway')),
     ...overrides,
   };
@@ -341,5 +366,30 @@ function hmrcConfig(e: z.infer<typeof envSchema>, runs: boolean): HmrcConfig {
     redirectUri: e.HMRC_REDIRECT_URI,
     rateLimitPerSecond: e.HMRC_RATE_LIMIT_PER_SECOND,
     timeoutMs: e.HMRC_TIMEOUT_MS,
+  };
+}
+
+function openBankingConfig(e: z.infer<typeof envSchema>): OpenBankingConfig {
+  let signingKeyPem = e.OPEN_BANKING_SIGNING_KEY;
+  if (!signingKeyPem && e.OPEN_BANKING_SIGNING_KEY_FILE) {
+    try {
+      signingKeyPem = readFileSync(e.OPEN_BANKING_SIGNING_KEY_FILE, 'utf8');
+    } catch (err) {
+      throw new Error(`invalid configuration:\n  OPEN_BANKING_SIGNING_KEY_FILE: cannot read ${e.OPEN_BANKING_SIGNING_KEY_FILE} (${(err as Error).message})`);
+    }
+  }
+  if (e.OPEN_BANKING_BASE_URL) {
+    const missing = (['OPEN_BANKING_CLIENT_ID', 'OPEN_BANKING_CLIENT_SECRET', 'OPEN_BANKING_REDIRECT_URI', 'OPEN_BANKING_SIGNING_KID', 'OPEN_BANKING_ISSUER'] as const).filter((k) => !e[k]);
+    if (!signingKeyPem) missing.push('OPEN_BANKING_SIGNING_KEY' as never);
+    if (missing.length) throw new Error(`invalid configuration:\n${missing.map((k) => `  ${k}: required with OPEN_BANKING_BASE_URL`).join('\n')}`);
+  }
+  return {
+    baseUrl: e.OPEN_BANKING_BASE_URL,
+    clientId: e.OPEN_BANKING_CLIENT_ID,
+    clientSecret: e.OPEN_BANKING_CLIENT_SECRET,
+    redirectUri: e.OPEN_BANKING_REDIRECT_URI,
+    signingKeyPem,
+    signingKid: e.OPEN_BANKING_SIGNING_KID,
+    issuer: e.OPEN_BANKING_ISSUER,
   };
 }

@@ -5,6 +5,7 @@ import { loaderFor, rowsById, scalarResolvers, type EventPublisher, type HubRunt
 import { money } from './money.ts';
 import { createBankingService, type BankingService, type ExpectPaymentInput } from './service.ts';
 import type { EntryRow, ExpectedPaymentRow, StatementRow } from './store.ts';
+import type { InitiatePaymentInput, OutgoingPaymentRow } from './payments.ts';
 
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
@@ -19,10 +20,18 @@ function resolvers(service: BankingService) {
       bankStatement: (_: unknown, a: { id: string }) => service.statement(a.id),
       expectedPayments: (_: unknown, a: { status?: string | null }) => service.payments(a.status),
       unmatchedBankCredits: (_: unknown, a: { account?: string | null }) => service.unmatched(a.account),
+      outgoingPayment: (_: unknown, a: { id: string }) => service.outgoing.get(a.id).catch((e: { code?: string }) => (e.code === 'NOT_FOUND' ? null : Promise.reject(e))),
+      outgoingPayments: (_: unknown, a: { status?: string | null }) => service.outgoing.list(a.status),
     },
     Mutation: {
       importBankStatement: (_: unknown, a: { xml: string }, ctx: RequestContext) => service.importStatement(a.xml, ctx.actor ?? 'anonymous'),
       expectPayment: (_: unknown, a: { input: ExpectPaymentInput }) => service.expectPayment(a.input),
+      initiatePayment: (_: unknown, a: { input: InitiatePaymentInput }, ctx: RequestContext) => service.outgoing.initiate(a.input, ctx.actor ?? 'anonymous'),
+      completePaymentAuthorisation: (_: unknown, a: { state: string; code?: string | null; error?: string | null }) => service.outgoing.complete(a),
+    },
+    OutgoingPayment: {
+      __resolveReference: (ref: { id: string }) => service.outgoing.get(ref.id),
+      amount: (p: OutgoingPaymentRow) => money(p.amountMinor, p.currency),
     },
     BankStatement: {
       __resolveReference: async (ref: { id: string }) => service.statement(ref.id),

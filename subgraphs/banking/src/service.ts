@@ -3,6 +3,7 @@ import { bankingOutbox } from '@hub/db';
 import { badInput, conflict, createOutboxRelay, type EventPublisher, type HubRuntime } from '@hub/runtime';
 import { readCamt053 } from './camt053.ts';
 import { fromMinor, toMinor } from './money.ts';
+import { createPayments } from './payments.ts';
 import { createBankingStore, type EntryRow, type ExpectedPaymentRow, type StatementRow } from './store.ts';
 
 export interface ExpectPaymentInput {
@@ -35,7 +36,10 @@ export function createBankingService(rt: HubRuntime, publisher: () => EventPubli
     }),
   };
 
+  const payments = createPayments(rt, rt.database.db, () => relay.kick());
+
   return {
+    outgoing: payments,
     /** Imports every statement of a camt.053 message (all or none: a bad one stops the import before anything is kept). */
     async importStatement(xml: string, actor: string) {
       const { statements } = readCamt053(xml);
