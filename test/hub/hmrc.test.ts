@@ -1,3 +1,5 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHmrcSimulator, type HmrcSimulator } from '@hub/simulators';
 import {
@@ -170,6 +172,54 @@ describe('HMRC: VAT returns', () => {
     expect(disconnectHmrc.authorised).toBe(false);
     expect(code(await hub.gql(VatObligationsDocument, { vrn: VRN, ...yearRange() }))).toBe('UNAUTHENTICATED');
     expect((await authorise()).body.authorised).toBe(true);
+  });
+});
+
+/** A proxy in front of HMRC that delivers the first return submission and loses HMRC's answer to it. */
+async function lossyProxy(target: string): Promise<{ url: string; lost: () => number; close: () => Promise<void> }> {
+  let lost = 0;
+  const server: Server = createServer((req, res) => {
+    const upstream = request(`${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (up) => {
+      if (req.method === 'POST' && /\/returns$/.test(req.url ?? '') && lost === 0) {
+        lost++;
+        up.resume();
+        up.on('end', () => req.socket.destroy()); // HMRC has filed it; the hub never hears so
+        return;
+      }
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lost: () => lost, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+describe('HMRC: an answer lost on the way back', () => {
+  it('never files a period twice: the retry finds the return filed, reads it back and records it as accepted', async () => {
+    const proxy = await lossyProxy(hmrc.url);
+    const lossy = await startTestHub({ HMRC_ENVIRONMENT: 'sandbox', HMRC_BASE_URL: proxy.url, HMRC_CLIENT_ID: CLIENT.id, HMRC_CLIENT_SECRET: CLIENT.secret, HMRC_REDIRECT_URI: REDIRECT });
+    try {
+      const { startHmrcAuthorisation: start } = await lossy.ok(StartHmrcAuthorisationDocument);
+      const back = new URL((await fetch(start.authorizeUrl.replace(proxy.url, hmrc.url), { redirect: 'manual' })).headers.get('location')!);
+      expect((await lossy.rest('GET', `/api/integration/hmrc/oauth/callback?${back.searchParams}`)).body.authorised).toBe(true);
+      const vrn = '987654321';
+      const open = (await lossy.ok(VatObligationsDocument, { vrn, ...yearRange(), status: 'OPEN' })).vatObligations[0]!;
+
+      const first = await lossy.gql(SubmitVatReturnDocument, { vrn, input: goodReturn(open.periodKey) });
+      expect(code(first)).toBe('UPSTREAM_UNAVAILABLE');
+      expect(proxy.lost()).toBe(1);
+      expect((await lossy.ok(VatSubmissionsDocument, { vrn })).vatSubmissions[0]).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/no answer/) });
+      // HMRC has it: the obligation is met.
+      expect((await lossy.ok(VatObligationsDocument, { vrn, ...yearRange() })).vatObligations.find((o) => o.periodKey === open.periodKey)?.status).toBe('FULFILLED');
+
+      const retry = await lossy.ok(SubmitVatReturnDocument, { vrn, input: goodReturn(open.periodKey) });
+      expect(retry.submitVatReturn).toMatchObject({ status: 'ACCEPTED', duplicate: true, receipt: { confirmedBy: 'read-back' } });
+      expect((await lossy.ok(VatSubmissionsDocument, { vrn })).vatSubmissions.map((s) => [s.periodKey, s.status])).toEqual([[open.periodKey, 'ACCEPTED']]);
+    } finally {
+      await lossy.close();
+      await proxy.close();
+    }
   });
 });
 

@@ -90,6 +90,13 @@ describe('payments through the bank (Open Banking PISP)', () => {
     expect(events.map((e) => e.type)).toEqual(['bank.payment_initiated', 'bank.payment_submitted', 'bank.payment_completed']);
   });
 
+  it('follows a payment to settlement on its own, whether or not anyone reads it', async () => {
+    const { initiatePayment } = await hub.ok(InitiatePaymentDocument, { input: pay({ amount: '10.00' }) });
+    expect((await approve(initiatePayment.authorizeUrl)).body.status).toBe('IN_SETTLEMENT');
+    // The list is what is stored (it asks the bank nothing): COMPLETED there means the hub's job asked the bank.
+    await eventually(async () => (await hub.ok(OutgoingPaymentsDocument, { status: 'COMPLETED' })).outgoingPayments.some((p) => p.id === initiatePayment.payment.id), 30_000, 500);
+  });
+
   it('records a payer who declines at the bank, and a payment the bank rejects', async () => {
     const declined = (await hub.ok(InitiatePaymentDocument, { input: pay() })).initiatePayment;
     const back = await approve(declined.authorizeUrl, 'reject');

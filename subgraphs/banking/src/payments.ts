@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { and, desc, eq } from 'drizzle-orm';
 import { CompactSign, importPKCS8, type CryptoKey } from 'jose';
 import { bankingOutbox, outgoingPayments, type Schema } from '@hub/db';
-import { badInput, conflict, HubError, notFound, outboxRow, upstreamUnavailable, type Db, type HubRuntime, type OutboundResponse } from '@hub/runtime';
+import { badInput, conflict, deterministicUuid, HubError, notFound, outboxRow, upstreamUnavailable, type Db, type HubRuntime, type OutboundResponse } from '@hub/runtime';
 import { fromMinor, toMinor } from './money.ts';
 
 export type OutgoingPaymentRow = typeof outgoingPayments.$inferSelect;
@@ -18,6 +18,10 @@ export interface InitiatePaymentInput {
 }
 
 const PISP = '/open-banking/v3.1/pisp';
+const SETTLEMENT_QUEUE = 'banking.payment-settlement';
+/** Settlement checks after submission: 2 s, 4 s, 8 s, ... up to an hour apart, for about two days. */
+const SETTLEMENT_CHECKS = 60;
+const settlementDelayMs = (attempt: number) => Math.min(2_000 * 2 ** (attempt - 1), 3_600_000);
 /** The bank's statuses of a domestic payment (OBTransactionIndividualStatus1Code) as the hub's. */
 const SETTLEMENT: Record<string, string> = {
   Pending: 'IN_SETTLEMENT',
@@ -133,7 +137,20 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
     return p;
   }
 
-  return {
+  /** Asks the bank again later, so a payment reaches COMPLETED (and its event) whether or not anyone reads it. */
+  async function followSettlement(paymentId: string, attempt: number): Promise<void> {
+    await rt.jobs.send(SETTLEMENT_QUEUE, { paymentId, attempt }, { startAfter: new Date(Date.now() + settlementDelayMs(attempt)), id: deterministicUuid('settlement', paymentId, String(attempt)) });
+  }
+
+  const api = {
+    /** The settlement follow-up: one check per job, the next one queued while the bank still says it is in settlement. */
+    async startWorkers() {
+      await rt.jobs.define<{ paymentId: string; attempt: number }>(SETTLEMENT_QUEUE, async ({ paymentId, attempt }) => {
+        const p = await api.get(paymentId);
+        if (p.status === 'IN_SETTLEMENT' && attempt < SETTLEMENT_CHECKS) await followSettlement(paymentId, attempt + 1);
+      });
+    },
+
     async initiate(input: InitiatePaymentInput, actor: string) {
       if (!ob.baseUrl || !ob.redirectUri) throw badInput('no bank is configured for payments (OPEN_BANKING_BASE_URL)', { field: 'OPEN_BANKING_BASE_URL' });
       const currency = input.currency ?? 'GBP';
@@ -209,6 +226,7 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
         const status = SETTLEMENT[d.Status] ?? 'IN_SETTLEMENT';
         const row = await update(p.id, { status, bankPaymentId: d.DomesticPaymentId, error: status === 'REJECTED' ? 'the bank rejected the payment' : null }, { type: status === 'REJECTED' ? 'bank.payment_rejected' : 'bank.payment_submitted', payload: { bankPaymentId: d.DomesticPaymentId, bankStatus: d.Status } });
         kick();
+        if (status === 'IN_SETTLEMENT') await followSettlement(p.id, 1);
         return row;
       } catch (err) {
         await update(p.id, { status: 'FAILED', error: (err as Error).message });
@@ -237,6 +255,7 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
         .where(status ? eq(outgoingPayments.status, status) : undefined)
         .orderBy(desc(outgoingPayments.createdAt)),
   };
+  return api;
 }
 
 export type Payments = ReturnType<typeof createPayments>;

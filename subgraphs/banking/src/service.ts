@@ -73,7 +73,10 @@ export function createBankingService(rt: HubRuntime, publisher: () => EventPubli
     paymentsByIds: store.paymentsByIds,
     unmatched: async (account: string | null | undefined) => (await store.unmatched(account)).map((r) => r.e),
     payments: (status: string | null | undefined) => store.payments(status),
-    start: async () => relay.start(),
+    start: async () => {
+      relay.start();
+      await payments.startWorkers();
+    },
     stop: () => relay.stop(),
   };
 }

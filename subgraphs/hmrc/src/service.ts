@@ -250,8 +250,12 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
     async submitReturn(vrn: string, input: VatReturnInput, actor: string) {
       checkVrn(vrn);
       const body = checkReturn(input);
-      const existing = await store.submission(vrn, input.periodKey);
+      let existing = await store.submission(vrn, input.periodKey);
       if (existing?.status === 'ACCEPTED') return shape(existing, true);
+      // Several times the whole call's timeout, retries included: a submission still SENDING then was orphaned.
+      if (existing?.status === 'SENDING' && (await store.expireSending(vrn, input.periodKey, new Date(Date.now() - 10 * cfg.timeoutMs)))) {
+        existing = await store.submission(vrn, input.periodKey);
+      }
       if (existing?.status === 'SENDING') throw conflict(`a return for ${input.periodKey} is being submitted right now`, { periodKey: input.periodKey });
       const claimed = existing ? await store.retryFailed(vrn, input.periodKey, body, actor) : await store.claimSubmission({ vrn, periodKey: input.periodKey, body, submittedBy: actor });
       if (!claimed) throw conflict(`a return for ${input.periodKey} is being submitted right now`, { periodKey: input.periodKey });

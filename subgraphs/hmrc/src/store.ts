@@ -1,4 +1,4 @@
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, lt } from 'drizzle-orm';
 import { hmrcGrants, hmrcOutbox, vatSubmissions, type Schema } from '@hub/db';
 import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
 
@@ -39,6 +39,18 @@ export function createHmrcStore(db: Db<Schema>) {
         .insert(vatSubmissions)
         .values({ ...row, status: 'SENDING' })
         .onConflictDoNothing()
+        .returning({ vrn: vatSubmissions.vrn });
+      return r.length > 0;
+    },
+    /**
+     * A submission left SENDING longer than `olderThan` ago (its process stopped mid-call): its outcome is unknown, so it
+     * becomes FAILED with "no answer", and a retry reads the return back if HMRC says it was filed.
+     */
+    async expireSending(vrn: string, periodKey: string, olderThan: Date): Promise<boolean> {
+      const r = await db
+        .update(vatSubmissions)
+        .set({ status: 'FAILED', error: 'no answer from HMRC: the submitting process stopped before it heard back' })
+        .where(and(eq(vatSubmissions.vrn, vrn), eq(vatSubmissions.periodKey, periodKey), eq(vatSubmissions.status, 'SENDING'), lt(vatSubmissions.submittedAt, olderThan)))
         .returning({ vrn: vatSubmissions.vrn });
       return r.length > 0;
     },
