@@ -366,6 +366,12 @@ function useResponseExtensions(under?: string): Plugin {
   };
 }
 
+/** Loopback is refused by the SSRF guard: an in-process simulator is allowed exactly at its own host and port. */
+function allowing(config: HubConfig, url: string): string[] {
+  const origin = new URL(url);
+  return [...config.outboundAllow, `${origin.hostname}:${origin.port}`];
+}
+
 /** Starts the Open Banking simulator with a signing key made for it, and points the payments at it. */
 async function withInProcessBankSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: OpenBankingSimulator }> {
   const { privateKey, publicKey } = await generateKeyPair('PS256', { extractable: true });
@@ -376,12 +382,11 @@ async function withInProcessBankSimulator(config: HubConfig): Promise<{ config: 
     issuer: registration.issuer,
     signingKeys: { [registration.kid]: await exportSPKI(publicKey) },
   });
-  const origin = new URL(simulator.url);
   return {
     simulator,
     config: {
       ...config,
-      outboundAllow: [...config.outboundAllow, `${origin.hostname}:${origin.port}`],
+      outboundAllow: allowing(config, simulator.url),
       openBanking: {
         baseUrl: simulator.url,
         clientId: registration.clientId,
@@ -399,12 +404,11 @@ async function withInProcessBankSimulator(config: HubConfig): Promise<{ config: 
 async function withInProcessHmrcSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: HmrcSimulator }> {
   const client = { clientId: 'care-home-hub-simulated', clientSecret: 'simulated-secret' };
   const simulator = await startHmrcSimulator({ ...client, rateLimitPerSecond: config.hmrc.rateLimitPerSecond });
-  const origin = new URL(simulator.url);
   return {
     simulator,
     config: {
       ...config,
-      outboundAllow: [...config.outboundAllow, `${origin.hostname}:${origin.port}`],
+      outboundAllow: allowing(config, simulator.url),
       hmrc: {
         ...config.hmrc,
         environment: 'simulated',
@@ -421,13 +425,11 @@ async function withInProcessNhsSimulator(config: HubConfig): Promise<{ config: H
   const defaults = nhsSimulatorDefaults();
   const [mailbox, password] = Object.entries(defaults.meshMailboxes)[0]!;
   const simulator = await startNhsSimulator({ ...defaults, rateLimitPerSecond: config.nhs.rateLimitPerSecond, syntheticPatients: 20 });
-  const origin = new URL(simulator.url);
   return {
     simulator,
     config: {
       ...config,
-      // Loopback is refused by the SSRF guard; open exactly the simulator's port.
-      outboundAllow: [...config.outboundAllow, `${origin.hostname}:${origin.port}`],
+      outboundAllow: allowing(config, simulator.url),
       nhs: {
         ...config.nhs,
         environment: 'simulated',

@@ -174,3 +174,17 @@ function createAssertionVerifier(
     return auth.clientId;
   };
 }
+
+/**
+ * Whether an authorization request may send the browser back to `uri`: one of the registered redirect URIs, or,
+ * when none are registered, any plain-HTTP loopback address (what a local hub and its tests use).
+ */
+export function redirectAllowed(uri: string, registered: readonly string[] | undefined): boolean {
+  if (registered) return registered.includes(uri);
+  try {
+    const u = new URL(uri);
+    return u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === 'localhost');
+  } catch {
+    return false;
+  }
+}

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorization, parseBasic, safeEqual } from '../auth.ts';
 import { sendJson } from '../http.ts';
-import { NO_STORE, OAuthError, readForm, single } from '../oauth.ts';
+import { NO_STORE, OAuthError, readForm, single, redirectAllowed } from '../oauth.ts';
 import { TokenStore } from '../tokens.ts';
 import { HmrcError } from './vat.ts';
 
@@ -54,16 +54,6 @@ export class HmrcOAuth {
     this.tokens.expireAll();
   }
 
-  private redirectAllowed(uri: string): boolean {
-    if (this.o.redirectUris) return this.o.redirectUris.includes(uri);
-    try {
-      const u = new URL(uri);
-      return u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === 'localhost');
-    } catch {
-      return false;
-    }
-  }
-
   /** GET /oauth/authorize: 302 back with a one-time code, or 400 JSON (never a redirect to an unapproved URI). */
   authorize(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const q = url.searchParams;
@@ -76,7 +66,7 @@ export class HmrcOAuth {
     if (!safeEqual(clientId, this.o.clientId)) return fail('invalid_client', 'unknown client_id');
     const redirectUri = q.get('redirect_uri');
     if (!redirectUri) return fail('invalid_request', 'redirect_uri is required');
-    if (!this.redirectAllowed(redirectUri)) return fail('invalid_request', 'redirect_uri is not registered for this application');
+    if (!redirectAllowed(redirectUri, this.o.redirectUris)) return fail('invalid_request', 'redirect_uri is not registered for this application');
     const responseType = q.get('response_type');
     if (responseType !== 'code') return fail('unsupported_response_type', 'response_type must be code');
     const requested = (q.get('scope') ?? '').split(' ').filter(Boolean);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authorization, parseBasic, safeEqual } from '../auth.ts';
 import { sendJson } from '../http.ts';
-import { NO_STORE, OAuthError, readForm, single } from '../oauth.ts';
+import { NO_STORE, OAuthError, readForm, single, redirectAllowed } from '../oauth.ts';
 import { TokenStore } from '../tokens.ts';
 import { ObError, type PaymentsService } from './payments.ts';
 
@@ -53,16 +53,6 @@ export class ObOAuth {
     private readonly payments: PaymentsService,
   ) {}
 
-  private redirectAllowed(uri: string): boolean {
-    if (this.o.redirectUris) return this.o.redirectUris.includes(uri);
-    try {
-      const u = new URL(uri);
-      return u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === 'localhost');
-    } catch {
-      return false;
-    }
-  }
-
   /** GET /authorize (see the module comment for the simplification of the FAPI request object). */
   authorize(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const q = url.searchParams;
@@ -75,7 +65,7 @@ export class ObOAuth {
     if (!safeEqual(clientId, this.o.clientId)) return fail('invalid_client', 'unknown client_id');
     const redirectUri = q.get('redirect_uri');
     if (!redirectUri) return fail('invalid_request', 'redirect_uri is required');
-    if (!this.redirectAllowed(redirectUri)) return fail('invalid_request', 'redirect_uri is not registered for this client');
+    if (!redirectAllowed(redirectUri, this.o.redirectUris)) return fail('invalid_request', 'redirect_uri is not registered for this client');
 
     const state = q.get('state');
     const redirect = (params: Record<string, string>): void => {
