@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { GraphQLError, getOperationAST } from 'graphql';
+import { GraphQLError, getOperationAST, Kind, parse, TypeInfo, visit, visitWithTypeInfo, type ListValueNode, type StringValueNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { forbidden, HubError, SCOPES, unauthenticated, type AuthSettings, type Logger, type RequestContext, type Scope } from '@hub/runtime';
 
@@ -103,13 +103,65 @@ export function assertScope(ctx: RequestContext & { scopes?: ReadonlySet<Scope> 
   if (!ctx.scopes?.has(need)) throw forbidden(`${operation === 'mutation' ? 'changes need' : 'reading needs'} the ${need} scope; ${ctx.actor ?? 'this client'} has ${[...(ctx.scopes ?? [])].join(', ') || 'none'}`, { scope: need });
 }
 
-/** The yoga side: every query and mutation, over HTTP, REST or a WebSocket, is checked against the caller's scopes. */
-export function useScopes(): Plugin {
+/**
+ * Fields that need more than read or write, from the federation `@requiresScopes` directive in the subgraphs' SDL
+ * (the NHS subgraph marks residents' records `@requiresScopes(scopes: [["health"]])`): `Type.field` to its
+ * alternatives (any one list of scopes, all of that list, suffices). Read from the composed supergraph.
+ */
+export type FieldScopes = Map<string, string[][]>;
+
+const SECURITY_LINK = /(@link\(url: "https:\/\/specs\.apollo\.dev\/requiresScopes\/v[\d.]+"), for: SECURITY\)/;
+
+/**
+ * @apollo/gateway refuses a supergraph with a SECURITY feature it does not enforce (Apollo Router enforces
+ * `@requiresScopes`; the gateway does not). The hub enforces it itself (useScopes), so it reads the scopes and hands
+ * the gateway the supergraph with that feature no longer marked SECURITY.
+ */
+export function takeFieldScopes(supergraphSdl: string, into: FieldScopes): string {
+  into.clear();
+  for (const def of parse(supergraphSdl).definitions) {
+    if ((def.kind !== Kind.OBJECT_TYPE_DEFINITION && def.kind !== Kind.OBJECT_TYPE_EXTENSION) || !def.fields) continue;
+    for (const f of def.fields) {
+      const d = f.directives?.find((x) => x.name.value === 'requiresScopes');
+      const arg = d?.arguments?.find((a) => a.name.value === 'scopes')?.value as ListValueNode | undefined;
+      if (!arg) continue;
+      into.set(`${def.name.value}.${f.name.value}`, arg.values.map((group) => (group as ListValueNode).values.map((v) => (v as StringValueNode).value)));
+    }
+  }
+  return supergraphSdl.replace(SECURITY_LINK, '$1)');
+}
+
+/** Every field of the operation whose required scopes the caller lacks. */
+function missingFieldScopes(schema: import('graphql').GraphQLSchema, document: import('graphql').DocumentNode, fieldScopes: FieldScopes, has: ReadonlySet<string>): string[] {
+  if (!fieldScopes.size) return [];
+  const missing: string[] = [];
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const parent = typeInfo.getParentType();
+        const need = parent && fieldScopes.get(`${parent.name}.${node.name.value}`);
+        if (need && !need.some((all) => all.every((sc) => has.has(sc)))) missing.push(`${node.name.value} (needs ${need.map((all) => all.join(' and ')).join(' or ')})`);
+      },
+    }),
+  );
+  return missing;
+}
+
+/**
+ * The yoga side: every query and mutation, over HTTP, REST or a WebSocket, is checked against the caller's scopes:
+ * read or write for the operation, and any field's `@requiresScopes`.
+ */
+export function useScopes(fieldScopes: FieldScopes = new Map()): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const op = getOperationAST(args.document, args.operationName);
+      const ctx = args.contextValue as RequestContext & { scopes?: ReadonlySet<Scope> };
       try {
-        assertScope(args.contextValue as RequestContext & { scopes?: ReadonlySet<Scope> }, op?.operation ?? 'query');
+        assertScope(ctx, op?.operation ?? 'query');
+        const missing = missingFieldScopes(args.schema, args.document, fieldScopes, (ctx.scopes ?? new Set()) as ReadonlySet<string>);
+        if (missing.length) throw forbidden(`${ctx.actor ?? 'this client'} may not read or change ${missing.join(', ')}`, { scopes: missing });
       } catch (err) {
         const e = err as HubError;
         setResultAndStopExecution({ errors: [new GraphQLError(e.message, { extensions: { code: e.code, ...e.details } })] });

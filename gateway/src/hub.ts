@@ -31,7 +31,7 @@ import { createIntegrationsSubgraph } from '@hub/subgraph-integrations';
 import { createMappingsSubgraph } from '@hub/subgraph-mappings';
 import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
-import { CLIENT_HEADER, createAuthenticator, SCOPES_HEADER, scopesOf, useScopes, type Identity } from './auth.ts';
+import { CLIENT_HEADER, createAuthenticator, SCOPES_HEADER, scopesOf, takeFieldScopes, useScopes, type FieldScopes, type Identity } from './auth.ts';
 import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
 import {
   startHmrcSimulator,
@@ -99,14 +99,21 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
 }
 
 /** The gateway: local subgraphs run in process; the others are reached over HTTP and recomposed when they change. */
-async function createGateway(config: HubConfig, local: Subgraph[], log: Logger): Promise<{ gateway: ApolloGateway; subgraphUrls: () => Record<string, string> }> {
+async function createGateway(
+  config: HubConfig,
+  local: Subgraph[],
+  log: Logger,
+  fieldScopes: FieldScopes,
+): Promise<{ gateway: ApolloGateway; subgraphUrls: () => Record<string, string> }> {
+  // Every supergraph the gateway loads passes here: the hub takes the @requiresScopes it enforces (see auth.ts).
+  const prepare = (sdl: string) => takeFieldScopes(sdl, fieldScopes);
   const localByName = new Map(local.map((s) => [s.name, s]));
   let urls: Record<string, string> = {};
   let supergraphSdl: SupergraphSdlHook;
   if (config.supergraphFile) {
     const file = config.supergraphFile;
     supergraphSdl = async ({ update }) => {
-      const read = () => readFileSync(file, 'utf8');
+      const read = () => prepare(readFileSync(file, 'utf8'));
       watchFile(file, { interval: 1000 }, () => {
         try {
           update(read());
@@ -128,13 +135,13 @@ async function createGateway(config: HubConfig, local: Subgraph[], log: Logger):
       ...(await Promise.all(remote.map((r) => fetchSubgraphSdl(r.name, r.url)))),
     ];
     supergraphSdl = async ({ update }) => {
-      const first = composeSupergraph(await sources());
+      const first = prepare(composeSupergraph(await sources()));
       let last = first;
       // Remote subgraphs may be redeployed with a new schema: recompose without a restart.
       const timer = remote.length
         ? setInterval(async () => {
             try {
-              const next = composeSupergraph(await sources());
+              const next = prepare(composeSupergraph(await sources()));
               if (next !== last) {
                 last = next;
                 update(next);
@@ -201,7 +208,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
   let yoga: YogaServerInstance<any, any>;
   let gateway: ApolloGateway | undefined;
   if (gatewayRole) {
-    const g = await createGateway(config, subgraphs, log);
+    const fieldScopes: FieldScopes = new Map();
+    const g = await createGateway(config, subgraphs, log, fieldScopes);
     gateway = g.gateway;
     readiness.push({
       name: 'subgraphs',
@@ -223,7 +231,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       },
     });
     yoga = createYoga({
-      plugins: [useApolloFederation({ gateway, logger: log as never }), useErrorCodes(), useScopes(), useResponseExtensions()],
+      plugins: [useApolloFederation({ gateway, logger: log as never }), useErrorCodes(), useScopes(fieldScopes), useResponseExtensions()],
       graphqlEndpoint: '/graphql',
       graphiql: { title: 'Care-home integration hub' },
       landingPage: false,

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hub/runtime';
-import { EventsDocument, PublishEventDocument, RegisterApiDocument, RegisterSystemDocument, RouteRequestDocument, SystemsDocument } from '../generated/graphql.ts';
+import { EventsDocument, NhsConnectorDocument, PublishEventDocument, RegisterApiDocument, RegisterSystemDocument, ResidentDocument, RouteRequestDocument, SystemsDocument } from '../generated/graphql.ts';
 import { startTestHub, type GraphQLResult, type TestHub } from '../support/hub.ts';
 import { collect } from '../support/ws.ts';
 
@@ -18,6 +18,7 @@ const READ = key();
 const WRITE = key();
 const FINANCE_OLD = key();
 const FINANCE_NEW = key();
+const CARE = key();
 const ISSUER = 'https://idp.care-group.test';
 const AUDIENCE = 'care-home-hub';
 
@@ -48,7 +49,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', () => r()));
   hub = await startTestHub({
-    AUTH_API_KEYS: [`care-app:read:${sha(READ)}`, `care-app-writer:read+write:${sha(WRITE)}`, `finance:read+write:${sha(FINANCE_OLD)}`, `finance:read+write:${sha(FINANCE_NEW)}`].join(';'),
+    AUTH_API_KEYS: [`care-app:read:${sha(READ)}`, `care-app-writer:read+write:${sha(WRITE)}`, `finance:read+write:${sha(FINANCE_OLD)}`, `finance:read+write:${sha(FINANCE_NEW)}`, `care-records:read+health:${sha(CARE)}`].join(';'),
     AUTH_JWT_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`,
     AUTH_JWT_ISSUER: ISSUER,
     AUTH_JWT_AUDIENCE: AUDIENCE,
@@ -137,6 +138,21 @@ describe('authentication at the gateway', () => {
     const viaRest = await fetch(`${hub.url}/api/integration/apis/${apiId}/route`, { method: 'POST', headers: { ...bearer(FINANCE_NEW), 'content-type': 'application/json', 'x-hub-client': 'spoof' }, body: JSON.stringify({ method: 'GET', path: '/healthz' }) });
     expect(viaRest.status).toBe(200);
     expect(((await viaRest.json()) as { rateLimit: { clientId: string } }).rateLimit.clientId).toBe('finance');
+  });
+
+  it("keeps residents' NHS records to clients with the health scope (@requiresScopes in the nhs subgraph's SDL)", async () => {
+    const payroll = await call(ResidentDocument, { nhsNumber: '9000000009' }, bearer(WRITE));
+    expect(payroll.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(payroll.body.errors?.[0]?.message).toMatch(/care-app-writer may not read or change resident \(needs health\)/);
+    expect(payroll.body.data ?? null).toBeNull();
+    // The same client still reads what is not a health record, even from the nhs subgraph.
+    expect((await call(NhsConnectorDocument, {}, bearer(WRITE))).body.errors).toBeUndefined();
+
+    const care = await call(ResidentDocument, { nhsNumber: '9000000009' }, bearer(CARE));
+    expect(care.body.errors).toBeUndefined();
+    expect(care.body.data?.resident.nhsNumber).toBe('9000000009');
+    const nurse = await token({ client_id: 'ehr-app', scope: 'read health' });
+    expect((await call(ResidentDocument, { nhsNumber: '9000000009' }, bearer(nurse))).body.errors).toBeUndefined();
   });
 
   it("accepts the identity provider's JWTs: client and scopes from the token; expired, foreign or misaddressed tokens refused", async () => {
