@@ -114,6 +114,7 @@ export function createHttpServer(o: HttpServerOptions): Server {
       identity = { client: 'oauth-callback', scopes: new Set(['write']), via: 'anonymous' };
       req.headers[CLIENT_HEADER] = identity.client;
       req.headers[SCOPES_HEADER] = 'write';
+      // (Its mutation is not marked finance: the state was issued to a client that had that scope.)
     } else if (o.auth && !graphiqlPage) {
       try {
         identity = await o.auth.authenticate({

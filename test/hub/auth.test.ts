@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hub/runtime';
-import { EventsDocument, NhsConnectorDocument, PublishEventDocument, RegisterApiDocument, RegisterSystemDocument, ResidentDocument, RouteRequestDocument, SystemsDocument } from '../generated/graphql.ts';
+import { BankStatementsDocument, EventsDocument, ExpectPaymentDocument, NhsConnectorDocument, PublishEventDocument, RegisterApiDocument, RegisterSystemDocument, ResidentDocument, RouteRequestDocument, SystemsDocument } from '../generated/graphql.ts';
 import { startTestHub, type GraphQLResult, type TestHub } from '../support/hub.ts';
 import { collect } from '../support/ws.ts';
 
@@ -19,6 +19,7 @@ const WRITE = key();
 const FINANCE_OLD = key();
 const FINANCE_NEW = key();
 const CARE = key();
+const ACCOUNTS = key();
 const ISSUER = 'https://idp.care-group.test';
 const AUDIENCE = 'care-home-hub';
 
@@ -49,7 +50,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', () => r()));
   hub = await startTestHub({
-    AUTH_API_KEYS: [`care-app:read:${sha(READ)}`, `care-app-writer:read+write:${sha(WRITE)}`, `finance:read+write:${sha(FINANCE_OLD)}`, `finance:read+write:${sha(FINANCE_NEW)}`, `care-records:read+health:${sha(CARE)}`].join(';'),
+    AUTH_API_KEYS: [`care-app:read:${sha(READ)}`, `care-app-writer:read+write:${sha(WRITE)}`, `finance:read+write:${sha(FINANCE_OLD)}`, `finance:read+write:${sha(FINANCE_NEW)}`, `care-records:read+health:${sha(CARE)}`, `accounts:read+write+finance:${sha(ACCOUNTS)}`].join(';'),
     AUTH_JWT_JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`,
     AUTH_JWT_ISSUER: ISSUER,
     AUTH_JWT_AUDIENCE: AUDIENCE,
@@ -153,6 +154,18 @@ describe('authentication at the gateway', () => {
     expect(care.body.data?.resident.nhsNumber).toBe('9000000009');
     const nurse = await token({ client_id: 'ehr-app', scope: 'read health' });
     expect((await call(ResidentDocument, { nhsNumber: '9000000009' }, bearer(nurse))).body.errors).toBeUndefined();
+  });
+
+  it('keeps VAT, bank statements and payments to clients with the finance scope', async () => {
+    const care = await call(BankStatementsDocument, {}, bearer(CARE));
+    expect(care.body.errors?.[0]?.message).toMatch(/care-records may not read or change bankStatements \(needs finance\)/);
+    const writer = await call(ExpectPaymentDocument, { input: { reference: 'INV-AUTH-1', amount: '10', currency: 'GBP' } }, bearer(WRITE));
+    expect(writer.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const accounts = await call(ExpectPaymentDocument, { input: { reference: 'INV-AUTH-1', amount: '10', currency: 'GBP' } }, bearer(ACCOUNTS));
+    expect(accounts.body.errors).toBeUndefined();
+    expect((await call(BankStatementsDocument, {}, bearer(ACCOUNTS))).body.errors).toBeUndefined();
+    // Health records stay out of reach for the finance client, and the other way round.
+    expect((await call(ResidentDocument, { nhsNumber: '9000000009' }, bearer(ACCOUNTS))).body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it("accepts the identity provider's JWTs: client and scopes from the token; expired, foreign or misaddressed tokens refused", async () => {

@@ -180,9 +180,12 @@ export interface HubConfig {
   auth: AuthSettings;
 }
 
-/** read: queries and subscriptions; write: mutations; health: residents' NHS records (fields marked @requiresScopes). */
-export type Scope = 'read' | 'write' | 'health';
-export const SCOPES: readonly Scope[] = ['read', 'write', 'health'];
+/**
+ * read: queries and subscriptions; write: mutations; health: residents' NHS records; finance: VAT, bank statements
+ * and payments (the last two on the fields the subgraphs mark @requiresScopes).
+ */
+export type Scope = 'read' | 'write' | 'health' | 'finance';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'health', 'finance'];
 
 /** One client app's API key, as configured: never the key itself, only its SHA-256. */
 export interface ApiKeyEntry {
@@ -210,7 +213,7 @@ function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry, i) => {
-      const bad = (why: string) => new Error(`invalid configuration:\n  AUTH_API_KEYS: entry ${i + 1} ${why} (expected client:read+write+health:<64 hex digits of the key's SHA-256>)`);
+      const bad = (why: string) => new Error(`invalid configuration:\n  AUTH_API_KEYS: entry ${i + 1} ${why} (expected client:read+write+health+finance:<64 hex digits of the key's SHA-256>)`);
       const [client, scopes, sha256, ...rest] = entry.split(':');
       if (rest.length || !client || !scopes || !sha256) throw bad('is not client:scopes:sha256');
       if (!/^[A-Za-z0-9._-]{1,100}$/.test(client)) throw bad('has a client name other than 1 to 100 letters, digits, . _ -');
