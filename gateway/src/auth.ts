@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import { GraphQLError, getOperationAST, Kind, parse, TypeInfo, visit, visitWithTypeInfo, type ListValueNode, type StringValueNode } from 'graphql';
+import { GraphQLError, getOperationAST, Kind, parse, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type GraphQLSchema, type ListValueNode, type StringValueNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { forbidden, HubError, SCOPES, unauthenticated, type AuthSettings, type Logger, type RequestContext, type Scope } from '@hub/runtime';
 
@@ -131,10 +131,15 @@ export function takeFieldScopes(supergraphSdl: string, into: FieldScopes): strin
   return supergraphSdl.replace(SECURITY_LINK, '$1)');
 }
 
-/** Every field of the operation whose required scopes the caller lacks. */
-function missingFieldScopes(schema: import('graphql').GraphQLSchema, document: import('graphql').DocumentNode, fieldScopes: FieldScopes, has: ReadonlySet<string>): string[] {
-  if (!fieldScopes.size) return [];
-  const missing: string[] = [];
+/**
+ * The scoped fields an operation selects. Yoga hands the same parsed document for the same query text, so this is
+ * worked out once per query and schema, not per request; a recomposed supergraph (a new schema) works it out again.
+ */
+const selectedScopedFields = new WeakMap<DocumentNode, { schema: GraphQLSchema; fields: Array<[string, string[][]]> }>();
+function scopedFields(schema: GraphQLSchema, document: DocumentNode, fieldScopes: FieldScopes): Array<[string, string[][]]> {
+  const cached = selectedScopedFields.get(document);
+  if (cached?.schema === schema) return cached.fields;
+  const fields: Array<[string, string[][]]> = [];
   const typeInfo = new TypeInfo(schema);
   visit(
     document,
@@ -142,11 +147,20 @@ function missingFieldScopes(schema: import('graphql').GraphQLSchema, document: i
       Field(node) {
         const parent = typeInfo.getParentType();
         const need = parent && fieldScopes.get(`${parent.name}.${node.name.value}`);
-        if (need && !need.some((all) => all.every((sc) => has.has(sc)))) missing.push(`${node.name.value} (needs ${need.map((all) => all.join(' and ')).join(' or ')})`);
+        if (need) fields.push([node.name.value, need]);
       },
     }),
   );
-  return missing;
+  selectedScopedFields.set(document, { schema, fields });
+  return fields;
+}
+
+/** Every field of the operation whose required scopes the caller lacks. */
+function missingFieldScopes(schema: GraphQLSchema, document: DocumentNode, fieldScopes: FieldScopes, has: ReadonlySet<string>): string[] {
+  if (!fieldScopes.size) return [];
+  return scopedFields(schema, document, fieldScopes)
+    .filter(([, need]) => !need.some((all) => all.every((sc) => has.has(sc))))
+    .map(([field, need]) => `${field} (needs ${need.map((all) => all.join(' and ')).join(' or ')})`);
 }
 
 /**

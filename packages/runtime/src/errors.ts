@@ -103,3 +103,13 @@ export function toGraphQLError(err: unknown): GraphQLError {
     extensions: { code: 'INTERNAL' },
   });
 }
+
+/**
+ * The constraint a unique violation (Postgres 23505) broke, or undefined for any other error. postgres-js puts the
+ * code on the error, drizzle wraps it in `cause`; PGlite names the constraint `constraint`, postgres-js `constraint_name`.
+ */
+export function uniqueViolation(err: unknown): string | undefined {
+  const e = err as { code?: string; constraint_name?: string; constraint?: string; cause?: unknown };
+  const c = e?.code === '23505' ? e : (e?.cause as typeof e | undefined)?.code === '23505' ? (e.cause as typeof e) : undefined;
+  return c ? (c.constraint_name ?? c.constraint ?? 'unique') : undefined;
+}

@@ -1,6 +1,8 @@
 import { createClient, type RedisClientType } from 'redis';
 import { LRUCache } from 'lru-cache';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { rateLimited } from './errors.ts';
 
 /**
  * The Redis parts of the hub behind one interface: a TTL cache and rate limiters. With REDIS_URL they are
@@ -22,6 +24,23 @@ export interface KeyValue {
   close(): Promise<void>;
   /** The node-redis client, for parts that need Redis-only features (streams); absent in memory mode. */
   redis?: RedisClientType;
+}
+
+/**
+ * Waits (with a little jitter) for a slot of an upstream's limit shared by every hub process (`takeSlot`): how a
+ * connector stays under the requests per second an upstream allows. RATE_LIMITED, naming the system, once the wait
+ * would pass `maxWaitMs`.
+ */
+export async function waitForSlot(kv: KeyValue, o: { system: string; limit: number; windowMs: number; maxWaitMs: number }): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const wait = await kv.takeSlot(o.system, o.limit, o.windowMs);
+    if (wait === 0) return;
+    if (Date.now() - started + wait > o.maxWaitMs) {
+      throw rateLimited(`the ${o.system.toUpperCase()} rate limit for this hub is used up; try again shortly`, { system: o.system, retryAfterMs: wait });
+    }
+    await sleep(wait + Math.floor(Math.random() * 20));
+  }
 }
 
 export async function openKeyValue(o: { url?: string; prefix: string }): Promise<KeyValue> {

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { and, desc, eq } from 'drizzle-orm';
 import { CompactSign, importPKCS8, type CryptoKey } from 'jose';
 import { bankingOutbox, outgoingPayments, type Schema } from '@hub/db';
-import { badInput, conflict, deterministicUuid, HubError, notFound, outboxRow, upstreamUnavailable, type Db, type HubRuntime, type OutboundResponse } from '@hub/runtime';
+import { badInput, conflict, deterministicUuid, HubError, isUuid, notFound, outboxRow, upstreamUnavailable, type Db, type HubRuntime, type OutboundResponse } from '@hub/runtime';
 import { fromMinor, toMinor } from './money.ts';
 
 export type OutgoingPaymentRow = typeof outgoingPayments.$inferSelect;
@@ -132,7 +132,7 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
   }
 
   async function byId(id: string): Promise<OutgoingPaymentRow> {
-    const [p] = /^[0-9a-f-]{36}$/i.test(id) ? await db.select().from(outgoingPayments).where(eq(outgoingPayments.id, id)) : [];
+    const [p] = isUuid(id) ? await db.select().from(outgoingPayments).where(eq(outgoingPayments.id, id)) : [];
     if (!p) throw notFound('payment', id);
     return p;
   }

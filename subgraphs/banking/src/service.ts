@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { bankingOutbox } from '@hub/db';
-import { badInput, conflict, createOutboxRelay, type EventPublisher, type HubRuntime } from '@hub/runtime';
+import { badInput, conflict, createOutboxRelay, isUuid, type EventPublisher, type HubRuntime } from '@hub/runtime';
 import { readCamt053 } from './camt053.ts';
 import { fromMinor, toMinor } from './money.ts';
 import { createPayments } from './payments.ts';
@@ -67,7 +67,7 @@ export function createBankingService(rt: HubRuntime, publisher: () => EventPubli
       if (first < 1 || first > 500) throw badInput('first must be 1 to 500', { field: 'first' });
       return store.statements(account, first);
     },
-    statement: (id: string) => (/^[0-9a-f-]{36}$/i.test(id) ? store.statement(id).then((r) => r ?? null) : null),
+    statement: (id: string) => (isUuid(id) ? store.statement(id).then((r) => r ?? null) : null),
     entriesOf: store.entriesOf,
     entriesFor: store.entriesFor,
     paymentsByIds: store.paymentsByIds,

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { hmrcOutbox } from '@hub/db';
 import {
   badInput,
@@ -12,6 +11,7 @@ import {
   rateLimited,
   unauthenticated,
   upstreamUnavailable,
+  waitForSlot,
   type EventPublisher,
   type HubRuntime,
   type OutboundResponse,
@@ -54,15 +54,7 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
   // One device ID per installation (HMRC expects it to stay the same across calls).
   const fraud = createFraudHeaders(deterministicUuid('hmrc-device', cfg.clientId ?? 'simulated', baseUrl));
 
-  async function takeSlot(): Promise<void> {
-    const started = Date.now();
-    for (;;) {
-      const wait = await rt.kv.takeSlot('hmrc', cfg.rateLimitPerSecond, 1_050);
-      if (wait === 0) return;
-      if (Date.now() - started + wait > MAX_LIMIT_WAIT_MS) throw rateLimited('the HMRC rate limit for this hub is used up; try again shortly', { system: 'hmrc' });
-      await sleep(wait + Math.floor(Math.random() * 20));
-    }
-  }
+  const takeSlot = () => waitForSlot(rt.kv, { system: 'hmrc', limit: cfg.rateLimitPerSecond, windowMs: 1_050, maxWaitMs: MAX_LIMIT_WAIT_MS });
 
   /** The OAuth token endpoint; an `invalid_grant` answer is returned as null (the grant is gone or was used). */
   async function tokenRequest(form: Record<string, string>): Promise<{ tokens: Tokens; scope: string; expiresAt: Date } | null> {

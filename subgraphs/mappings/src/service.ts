@@ -4,7 +4,7 @@ import { Ajv } from 'ajv';
 import { LRUCache } from 'lru-cache';
 import { Histogram } from 'prom-client';
 import { mappingsOutbox } from '@hub/db';
-import { badInput, conflict, createOutboxRelay, notFound, type EventPublisher, type HubRuntime, type OutboxEvent } from '@hub/runtime';
+import { badInput, conflict, createOutboxRelay, isUuid, notFound, type EventPublisher, type HubRuntime, type OutboxEvent } from '@hub/runtime';
 import { compileRules, rulesSchema, type CompiledMapping, type MappingRules } from './engine.ts';
 import { DATA_FORMATS, fhirProblem, readData, writeData, type DataFormat, type FormatOptions } from './formats/index.ts';
 import type { DataIssue } from './issues.ts';
@@ -108,10 +108,6 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
       list.forEach((rec, i) => issues.push(...validator.validate(rec, targetSchema, { cleanse: false, prefix: many ? `[${i}]` : '' }).issues));
     }
     return issues;
-  }
-
-  function isUuid(id: string): boolean {
-    return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
   }
 
   const service = {

@@ -1,12 +1,10 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import { mappings, mappingsOutbox, mappingVersions, type Schema } from '@hub/db';
-import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
+import { outboxRow, uniqueViolation, type Db, type OutboxEvent } from '@hub/runtime';
 
 export type MappingRow = typeof mappings.$inferSelect;
 export type MappingVersionRow = typeof mappingVersions.$inferSelect;
 export type MappingContent = Pick<MappingRow, 'description' | 'sourceFormat' | 'targetFormat' | 'rules' | 'targetSchema'>;
-
-const isUniqueViolation = (err: unknown) => (err as { code?: string; cause?: { code?: string } }).code === '23505' || (err as { cause?: { code?: string } }).cause?.code === '23505';
 
 /** Queries of the mappings tables. A mapping's versions are kept whole and never changed; the head row is the current one. */
 export function createMappingsStore(db: Db<Schema>) {
@@ -22,7 +20,7 @@ export function createMappingsStore(db: Db<Schema>) {
           return r!;
         });
       } catch (err) {
-        if (isUniqueViolation(err)) return null;
+        if (uniqueViolation(err)) return null;
         throw err;
       }
     },

@@ -8,6 +8,7 @@ import {
   createOutboxRelay,
   forbidden,
   HubError,
+  isUuid,
   isHubError,
   notFound,
   rateLimited,
@@ -131,7 +132,7 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
   }
 
   async function get(id: string): Promise<ApiRow> {
-    const a = /^[0-9a-f-]{36}$/i.test(id) ? await store.byId(id) : undefined;
+    const a = isUuid(id) ? await store.byId(id) : undefined;
     if (!a) throw notFound('API', id);
     return a;
   }
@@ -165,9 +166,9 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
 
   const service = {
     list: () => store.list(),
-    byIds: (ids: readonly string[]) => store.byIds(ids.filter((i) => /^[0-9a-f-]{36}$/i.test(i))),
+    byIds: (ids: readonly string[]) => store.byIds(ids.filter((i) => isUuid(i))),
     async byId(id: string) {
-      return /^[0-9a-f-]{36}$/i.test(id) ? ((await store.byId(id)) ?? null) : null;
+      return isUuid(id) ? ((await store.byId(id)) ?? null) : null;
     },
 
     async register(input: RegisterApiInput): Promise<ApiRow> {
@@ -226,7 +227,7 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
       if (!clientId.trim() || clientId.length > 200) throw badInput('clientId must be 1 to 200 characters', { field: 'clientId' });
       // The endpoint is an API id, or a path under an API's base path (the longest base path wins).
       let api: ApiRow | undefined;
-      if (/^[0-9a-f-]{36}$/i.test(endpoint)) api = await store.byId(endpoint);
+      if (isUuid(endpoint)) api = await store.byId(endpoint);
       else if (endpoint.startsWith('/')) {
         const path = endpoint.split('?')[0]!;
         api = (await store.list()).filter((a) => path === a.basePath || path.startsWith(`${a.basePath}/`)).sort((a, b) => b.basePath.length - a.basePath.length)[0];

@@ -1,16 +1,10 @@
 import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { apiCallStats, apis, metricsOutbox, type Schema } from '@hub/db';
-import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
+import { outboxRow, uniqueViolation, type Db, type OutboxEvent } from '@hub/runtime';
 
 export type ApiRow = typeof apis.$inferSelect;
 export type NewApiRow = typeof apis.$inferInsert;
 export type StatRow = typeof apiCallStats.$inferSelect;
-
-const uniqueViolation = (err: unknown): string | undefined => {
-  const e = err as { code?: string; constraint_name?: string; constraint?: string; cause?: { code?: string; constraint_name?: string; constraint?: string } };
-  const c = e.code === '23505' ? e : e.cause?.code === '23505' ? e.cause : undefined;
-  return c ? (c.constraint_name ?? c.constraint ?? 'unique') : undefined;
-};
 
 /** Queries of the metrics tables (the API registry and its call statistics). */
 export function createMetricsStore(db: Db<Schema>) {

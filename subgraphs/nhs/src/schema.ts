@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import { isUuid, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
 import { createNhsService, type DischargeInput, type JsonPatchOp, type NhsService, type ResidentSearch } from './service.ts';
 import type { DischargeRow } from './store.ts';
 
@@ -56,7 +56,6 @@ function resolvers(service: NhsService) {
   };
 }
 
-const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
 export function createNhsSubgraph(rt: HubRuntime, publisher: () => EventPublisher | undefined): Subgraph & { service: NhsService } {
   const service = createNhsService(rt, publisher);

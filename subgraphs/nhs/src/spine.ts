@@ -1,6 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { isHubError, rateLimited, type HubRuntime, type OutboundResponse, type RequestContext, type HttpMethod } from '@hub/runtime';
+import { isHubError, waitForSlot, type HubRuntime, type OutboundResponse, type RequestContext, type HttpMethod } from '@hub/runtime';
 import type { NhsApiName, ResolvedNhs } from './environments.ts';
 
 /** What the audit trail and the event log learn about each call: identifiers and outcomes, no clinical content. */
@@ -45,17 +44,7 @@ export function createSpineClient(rt: HubRuntime, nhs: ResolvedNhs, record: (r: 
   const limit = rt.config.nhs.rateLimitPerSecond;
 
   /** Waits for a slot of the application's NHS rate limit (per second, across every hub process). */
-  async function takeSlot(): Promise<void> {
-    const started = Date.now();
-    for (;;) {
-      const wait = await rt.kv.takeSlot('nhs', limit, 1000 + WINDOW_MARGIN_MS);
-      if (wait === 0) return;
-      if (Date.now() - started + wait > MAX_LIMIT_WAIT_MS) {
-        throw rateLimited('the NHS rate limit for this hub is used up; try again shortly', { system: 'nhs', retryAfterMs: wait });
-      }
-      await sleep(wait + Math.floor(Math.random() * 20));
-    }
-  }
+  const takeSlot = () => waitForSlot(rt.kv, { system: 'nhs', limit, windowMs: 1000 + WINDOW_MARGIN_MS, maxWaitMs: MAX_LIMIT_WAIT_MS });
 
   async function authorization(): Promise<Record<string, string>> {
     if (!nhs.tokenUrl || !nhs.apiKey || !nhs.privateKeyPem) return {}; // the open-access sandbox

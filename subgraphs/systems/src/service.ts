@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { systemsOutbox } from '@hub/db';
-import { badInput, conflict, createOutboxRelay, deterministicUuid, isHubError, notFound, type EventPublisher, type HubRuntime, type OutboxEvent, type SystemDirectory, type SystemSession } from '@hub/runtime';
+import { badInput, conflict, createOutboxRelay, deterministicUuid, isHubError, notFound, uniqueViolation, type EventPublisher, type HubRuntime, type OutboxEvent, type SystemDirectory, type SystemSession } from '@hub/runtime';
 import type { AuthConfig, Credentials } from '@hub/runtime';
 import { createSystemsStore, type HealthOutcome, type SystemFilter, type SystemRow } from './store.ts';
 
@@ -166,7 +166,7 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
         );
       } catch (err) {
         // Two registrations racing for one name: the unique index decides.
-        if (String((err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code) === '23505') {
+        if (uniqueViolation(err)) {
           throw conflict(`an external system named "${name}" already exists`, { field: 'name' });
         }
         throw err;
