@@ -9,6 +9,7 @@ export const bankingSchema = pgSchema('banking');
 export const bankStatements = bankingSchema.table(
   'statements',
   {
+    organisationId: text('organisation_id').notNull(),
     id: uuid('id').primaryKey(),
     account: text('account').notNull(),
     currency: text('currency'),
@@ -26,12 +27,13 @@ export const bankStatements = bankingSchema.table(
     importedAt: timestamp('imported_at', { withTimezone: true }).notNull().defaultNow(),
     importedBy: text('imported_by').notNull(),
   },
-  (t) => [unique('bank_statements_account_statement').on(t.account, t.statementId)],
+  (t) => [unique('bank_statements_org_account_statement').on(t.organisationId, t.account, t.statementId)],
 );
 
 export const bankEntries = bankingSchema.table(
   'entries',
   {
+    organisationId: text('organisation_id').notNull(),
     id: uuid('id').primaryKey(),
     statementId: uuid('statement_id')
       .notNull()
@@ -57,8 +59,9 @@ export const bankEntries = bankingSchema.table(
 
 /** A payment the care group expects (a resident's fees invoice, a local-authority contribution): matched by reference. */
 export const expectedPayments = bankingSchema.table('expected_payments', {
+    organisationId: text('organisation_id').notNull(),
   id: uuid('id').primaryKey(),
-  reference: text('reference').notNull().unique(),
+  reference: text('reference').notNull(),
   amountMinor: bigint('amount_minor', { mode: 'bigint' }).notNull(),
   currency: text('currency').notNull(),
   receivedMinor: bigint('received_minor', { mode: 'bigint' }).notNull().default(sql`0`),
@@ -69,7 +72,7 @@ export const expectedPayments = bankingSchema.table('expected_payments', {
   description: text('description'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-});
+}, (t) => [unique('expected_payments_org_reference').on(t.organisationId, t.reference)]);
 
 export const bankingOutbox = outboxTable(bankingSchema);
 
@@ -81,6 +84,7 @@ export const bankingOutbox = outboxTable(bankingSchema);
 export const outgoingPayments = bankingSchema.table(
   'outgoing_payments',
   {
+    organisationId: text('organisation_id').notNull(),
     id: uuid('id').primaryKey(),
     reference: text('reference').notNull(),
     amountMinor: bigint('amount_minor', { mode: 'bigint' }).notNull(),

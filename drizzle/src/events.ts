@@ -1,4 +1,4 @@
-import { bigint, bigserial, index, integer, jsonb, pgSchema, smallint, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgSchema, primaryKey, smallint, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 export const eventsSchema = pgSchema('events');
 
@@ -15,6 +15,7 @@ export const eventsHead = eventsSchema.table('head', {
 export const events = eventsSchema.table(
   'events',
   {
+    organisationId: text('organisation_id').notNull(),
     sequence: bigint('sequence', { mode: 'number' }).primaryKey(),
     id: uuid('id').notNull().unique(),
     type: text('type').notNull(),
@@ -26,11 +27,16 @@ export const events = eventsSchema.table(
     causationId: text('causation_id'),
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
     status: text('status').notNull(),
-    idempotencyKey: text('idempotency_key').unique(),
+    idempotencyKey: text('idempotency_key'),
+    /** The pseudonymous resident the event concerns (care.residents), for subject access and erasure. */
+    residentId: text('resident_id'),
+    homeId: text('home_id'),
+    /** The authenticated client that published it, stamped by the hub (never taken from the caller). */
+    publisher: text('publisher'),
     systemId: uuid('system_id'),
     integrationId: uuid('integration_id'),
   },
-  (t) => [index('events_type_seq').on(t.type, t.sequence), index('events_correlation').on(t.correlationId), index('events_time').on(t.timestamp)],
+  (t) => [unique('events_org_idempotency').on(t.organisationId, t.idempotencyKey), index('events_org_seq').on(t.organisationId, t.sequence), index('events_resident').on(t.residentId), index('events_type_seq').on(t.type, t.sequence), index('events_correlation').on(t.correlationId), index('events_time').on(t.timestamp)],
 );
 
 /**
@@ -39,6 +45,7 @@ export const events = eventsSchema.table(
  * call a webhook, or trigger a sync.
  */
 export const eventSubscriptions = eventsSchema.table('subscriptions', {
+    organisationId: text('organisation_id').notNull(),
   id: uuid('id').primaryKey(),
   kind: text('kind').notNull().default('WEBHOOK'),
   name: text('name').notNull(),
@@ -64,6 +71,7 @@ export const eventSubscriptions = eventsSchema.table('subscriptions', {
 export const deadLetters = eventsSchema.table(
   'dead_letters',
   {
+    organisationId: text('organisation_id').notNull(),
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     subscriptionId: uuid('subscription_id')
       .notNull()
@@ -79,8 +87,9 @@ export const deadLetters = eventsSchema.table(
 
 /** A JSON Schema that every event of a type must satisfy (its payload), versioned by replacement. */
 export const eventSchemas = eventsSchema.table('schemas', {
-  type: text('type').primaryKey(),
+    organisationId: text('organisation_id').notNull(),
+  type: text('type').notNull(),
   schema: jsonb('schema').$type<Record<string, unknown>>().notNull(),
   version: integer('version').notNull().default(1),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-});
+}, (t) => [primaryKey({ columns: [t.organisationId, t.type] })]);

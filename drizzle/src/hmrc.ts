@@ -9,7 +9,8 @@ export const hmrcSchema = pgSchema('hmrc');
  * clear. One row per grant name ('default': the care group's Government Gateway login).
  */
 export const hmrcGrants = hmrcSchema.table('grants', {
-  id: text('id').primaryKey(),
+    organisationId: text('organisation_id').notNull(),
+  id: text('id').notNull(),
   sealed: text('sealed').notNull(),
   keyId: text('key_id').notNull(),
   scope: text('scope').notNull(),
@@ -17,7 +18,7 @@ export const hmrcGrants = hmrcSchema.table('grants', {
   grantedAt: timestamp('granted_at', { withTimezone: true }).notNull(),
   grantedBy: text('granted_by').notNull(),
   refreshedAt: timestamp('refreshed_at', { withTimezone: true }),
-});
+}, (t) => [primaryKey({ columns: [t.organisationId, t.id] })]);
 
 /**
  * Every VAT return the hub submitted, with HMRC's receipt. A return is written before it is sent (status SENDING) and
@@ -26,6 +27,7 @@ export const hmrcGrants = hmrcSchema.table('grants', {
 export const vatSubmissions = hmrcSchema.table(
   'vat_submissions',
   {
+    organisationId: text('organisation_id').notNull(),
     vrn: text('vrn').notNull(),
     periodKey: text('period_key').notNull(),
     status: text('status').notNull(),
@@ -36,7 +38,7 @@ export const vatSubmissions = hmrcSchema.table(
     submittedAt: timestamp('submitted_at', { withTimezone: true }).notNull().defaultNow(),
     error: text('error'),
   },
-  (t) => [primaryKey({ columns: [t.vrn, t.periodKey] })],
+  (t) => [primaryKey({ columns: [t.organisationId, t.vrn, t.periodKey] })],
 );
 
 export const hmrcOutbox = outboxTable(hmrcSchema);

@@ -7,6 +7,7 @@ export const integrationsSchema = pgSchema('integrations');
 export const integrations = integrationsSchema.table(
   'integrations',
   {
+    organisationId: text('organisation_id').notNull(),
     id: uuid('id').primaryKey(),
     externalSystemId: uuid('external_system_id').notNull(),
     name: text('name').notNull(),
@@ -30,6 +31,7 @@ export const integrations = integrationsSchema.table(
 export const syncRuns = integrationsSchema.table(
   'sync_runs',
   {
+    organisationId: text('organisation_id').notNull(),
     id: uuid('id').primaryKey(),
     integrationId: uuid('integration_id')
       .notNull()
@@ -53,6 +55,7 @@ export const syncRuns = integrationsSchema.table(
 export const syncLogs = integrationsSchema.table(
   'sync_logs',
   {
+    organisationId: text('organisation_id').notNull(),
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     runId: uuid('run_id')
       .notNull()
@@ -70,6 +73,7 @@ export const syncLogs = integrationsSchema.table(
 export const syncedRecords = integrationsSchema.table(
   'records',
   {
+    organisationId: text('organisation_id').notNull(),
     integrationId: uuid('integration_id')
       .notNull()
       .references(() => integrations.id, { onDelete: 'cascade' }),

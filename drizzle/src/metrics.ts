@@ -7,11 +7,12 @@ export const metricsSchema = pgSchema('metrics');
 export const apis = metricsSchema.table(
   'apis',
   {
+    organisationId: text('organisation_id').notNull(),
     id: uuid('id').primaryKey(),
     name: text('name').notNull(),
     version: text('version').notNull(),
     description: text('description'),
-    basePath: text('base_path').notNull().unique(),
+    basePath: text('base_path').notNull(),
     upstreamUrl: text('upstream_url').notNull(),
     rateLimit: jsonb('rate_limit').$type<{ requests: number; perSeconds: number } | null>(),
     /** ACTIVE, DEPRECATED (still routed, flagged to callers) or RETIRED (refused). */
@@ -21,7 +22,7 @@ export const apis = metricsSchema.table(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   // Versions of one API live side by side (v1 and v2 of the same name), each under its own base path.
-  (t) => [unique('apis_name_version').on(t.name, t.version)],
+  (t) => [unique('apis_org_name_version').on(t.organisationId, t.name, t.version), unique('apis_org_base_path').on(t.organisationId, t.basePath)],
 );
 
 /**
@@ -32,6 +33,7 @@ export const apis = metricsSchema.table(
 export const apiCallStats = metricsSchema.table(
   'api_call_stats',
   {
+    organisationId: text('organisation_id').notNull(),
     apiId: uuid('api_id')
       .notNull()
       .references(() => apis.id, { onDelete: 'cascade' }),

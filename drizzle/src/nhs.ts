@@ -11,6 +11,7 @@ export const nhsSchema = pgSchema('nhs');
 export const nhsAudit = nhsSchema.table(
   'audit',
   {
+    organisationId: text('organisation_id').notNull(),
     id: uuid('id').primaryKey(),
     at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
     actor: text('actor').notNull(),
@@ -30,6 +31,7 @@ export const nhsAudit = nhsSchema.table(
 export const dischargeSummaries = nhsSchema.table(
   'discharge_summaries',
   {
+    organisationId: text('organisation_id').notNull(),
     id: uuid('id').primaryKey(),
     nhsNumber: text('nhs_number').notNull(),
     recipientMailbox: text('recipient_mailbox').notNull(),

@@ -10,6 +10,9 @@ export function outboxTable(schema: PgSchema) {
     'outbox',
     {
       id: uuid('id').primaryKey(),
+      organisationId: text('organisation_id').notNull(),
+      homeId: text('home_id'),
+      residentId: text('resident_id'),
       type: text('type').notNull(),
       source: text('source').notNull(),
       payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),

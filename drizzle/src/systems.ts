@@ -1,12 +1,13 @@
-import { bigserial, boolean, index, integer, jsonb, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, index, integer, jsonb, pgSchema, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { outboxTable } from './outbox.ts';
 
 /** Tables of the systems subgraph: external systems, their sealed credentials and their health history. */
 export const systemsSchema = pgSchema('systems');
 
 export const externalSystems = systemsSchema.table('external_systems', {
+    organisationId: text('organisation_id').notNull(),
   id: uuid('id').primaryKey(),
-  name: text('name').notNull().unique(),
+  name: text('name').notNull(),
   type: text('type').notNull(),
   endpoint: text('endpoint').notNull(),
   healthPath: text('health_path').notNull().default('/health'),
@@ -23,9 +24,10 @@ export const externalSystems = systemsSchema.table('external_systems', {
   lastError: text('last_error'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-});
+}, (t) => [unique('external_systems_org_name').on(t.organisationId, t.name)]);
 
 export const systemCredentials = systemsSchema.table('credentials', {
+    organisationId: text('organisation_id').notNull(),
   systemId: uuid('system_id')
     .primaryKey()
     .references(() => externalSystems.id, { onDelete: 'cascade' }),
@@ -38,6 +40,7 @@ export const systemCredentials = systemsSchema.table('credentials', {
 export const healthChecks = systemsSchema.table(
   'health_checks',
   {
+    organisationId: text('organisation_id').notNull(),
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     systemId: uuid('system_id')
       .notNull()

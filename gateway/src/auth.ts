@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { GraphQLError, getOperationAST, Kind, parse, TypeInfo, visit, visitWithTypeInfo, type DocumentNode, type GraphQLSchema, type ListValueNode, type StringValueNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { forbidden, HubError, SCOPES, unauthenticated, type AuthSettings, type Logger, type RequestContext, type Scope } from '@hub/runtime';
+import { DEFAULT_ORGANISATION, forbidden, HubError, SCOPES, TENANT_ID, unauthenticated, type AuthSettings, type Logger, type Principal, type RequestContext, type Scope } from '@hub/runtime';
 
 /**
  * Who is calling the gateway. Client apps present an API key (`Authorization: Bearer <key>` or `X-API-Key`) or a
@@ -19,11 +19,27 @@ export interface Identity {
   client: string;
   scopes: ReadonlySet<Scope>;
   via: 'api-key' | 'jwt' | 'anonymous';
+  /** The organisation the client belongs to, and the homes it is limited to (null: all of them). */
+  organisationId: string;
+  homeIds: readonly string[] | null;
+  /** The end user a JWT names (sub, when it is not the client itself). */
+  userId?: string;
 }
+
+/** The principal every subgraph sees for an identity. */
+export const principalFor = (i: Identity): Principal => ({
+  client: i.client,
+  organisationId: i.organisationId,
+  homeIds: i.homeIds,
+  scopes: i.scopes,
+  ...(i.userId ? { userId: i.userId } : {}),
+});
 
 /** Headers the gateway sets for the pipeline after authenticating; a caller's own values are dropped first. */
 export const CLIENT_HEADER = 'x-hub-client';
 export const SCOPES_HEADER = 'x-hub-scopes';
+/** The whole principal (organisation, homes, scopes), handed from the HTTP server to yoga inside this process. */
+export const PRINCIPAL_HEADER = 'x-hub-principal';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
@@ -52,7 +68,7 @@ export function createAuthenticator(settings: AuthSettings, log: Logger) {
     let found: (typeof keys)[number] | undefined;
     for (const k of keys) if (timingSafeEqual(k.hash, hash)) found = k;
     if (!found) throw unauthenticated('the API key is not valid');
-    return { client: found.client, scopes: new Set(found.scopes), via: 'api-key' };
+    return { client: found.client, scopes: new Set(found.scopes), via: 'api-key', organisationId: found.organisationId, homeIds: found.homeIds };
   }
 
   async function byJwt(token: string): Promise<Identity> {
@@ -71,7 +87,13 @@ export function createAuthenticator(settings: AuthSettings, log: Logger) {
     // OAuth's `scope` is space-separated; some providers send `scp` as a list.
     const raw = typeof payload.scope === 'string' ? payload.scope.split(' ') : Array.isArray(payload.scp) ? payload.scp : [];
     const scopes = new Set(raw.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s as string)));
-    return { client, scopes, via: 'jwt' };
+    // A token that names no organisation belongs to none: it is refused rather than given the default one's records.
+    const organisationId = payload[settings.jwt!.organisationClaim];
+    if (typeof organisationId !== 'string' || !TENANT_ID.test(organisationId)) throw unauthenticated(`the token names no organisation (claim ${settings.jwt!.organisationClaim})`);
+    const homes = payload[settings.jwt!.homesClaim];
+    if (homes !== undefined && !(Array.isArray(homes) && homes.every((h) => typeof h === 'string' && TENANT_ID.test(h)))) throw unauthenticated(`the token's ${settings.jwt!.homesClaim} claim is not a list of home ids`);
+    const userId = typeof payload.sub === 'string' && payload.sub !== client ? payload.sub : undefined;
+    return { client, scopes, via: 'jwt', organisationId, homeIds: (homes as string[] | undefined) ?? null, ...(userId ? { userId } : {}) };
   }
 
   return {
@@ -87,7 +109,7 @@ export function createAuthenticator(settings: AuthSettings, log: Logger) {
         throw unauthenticated('this hub accepts no credentials of that kind');
       }
       if (settings.required) throw unauthenticated('credentials required: Authorization: Bearer <API key or token>, or X-API-Key');
-      return { client: c.claimed || 'anonymous', scopes: new Set(SCOPES), via: 'anonymous' };
+      return { client: c.claimed || 'anonymous', scopes: new Set(SCOPES), via: 'anonymous', organisationId: DEFAULT_ORGANISATION, homeIds: null };
     },
   };
 }

@@ -3,7 +3,7 @@ import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { execute, parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
-import { toGraphQLError, type Logger, type RequestContext } from '@hub/runtime';
+import { INTERNAL_TOKEN_HEADER, servicePrincipal, signInternalToken, toGraphQLError, type InternalKeys, type Logger, type RequestContext } from '@hub/runtime';
 
 type HubGatewayContext = RequestContext & Record<string, any>;
 
@@ -16,13 +16,25 @@ export function mergeExtensions(into: RequestContext, from: Record<string, unkno
 }
 
 /**
- * A subgraph in another process: the request id and the client travel with each fetch, and what the subgraph put
- * in its response's extensions reaches the client's response.
+ * A subgraph in another process: the request id and the caller travel with each fetch (the caller as a short-lived
+ * token signed with the internal key, which is all the subgraph believes), and what the subgraph put in its
+ * response's extensions reaches the client's response.
  */
 export class RemoteSubgraphDataSource extends RemoteGraphQLDataSource<HubGatewayContext> {
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<HubGatewayContext>) {
+  constructor(
+    config: ConstructorParameters<typeof RemoteGraphQLDataSource<HubGatewayContext>>[0],
+    private readonly keys: InternalKeys,
+    private readonly subgraph: string,
+  ) {
+    super(config);
+  }
+
+  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<HubGatewayContext>) {
     if (context?.requestId) request.http?.headers.set('x-request-id', context.requestId);
     if (context?.actor) request.http?.headers.set('x-hub-client', context.actor);
+    // No caller (the gateway's own health check, a composition fetch): the gateway speaks for itself.
+    const principal = context?.principal ?? servicePrincipal('', 'gateway');
+    request.http?.headers.set(INTERNAL_TOKEN_HEADER, await signInternalToken(this.keys, principal, this.subgraph));
   }
 
   override didReceiveResponse({ response, context }: { response: GatewayGraphQLResponse; context: HubGatewayContext }) {
@@ -59,7 +71,7 @@ export class InProcessDataSource implements GraphQLDataSource {
     // One set of loaders per client request, shared by every fetch of its query plan: a resident read by one
     // fetch is not read again by the next (loader names are prefixed by their subgraph).
     const loaders = outer ? (outer.loaders ??= new Map()) : new Map();
-    const ctx: RequestContext = { requestId: outer?.requestId, actor: outer?.actor, loaders };
+    const ctx: RequestContext = { requestId: outer?.requestId, actor: outer?.actor, principal: outer?.principal, loaders };
     const result = await execute({
       schema: this.schema,
       document: doc as DocumentNode,

@@ -25,13 +25,16 @@ import {
   type Subgraph,
   type SubgraphName,
   type Scope,
+  decodePrincipal,
+  internalFetch,
+  servicePrincipal,
 } from '@hub/runtime';
 import { createSystemsSubgraph } from '@hub/subgraph-systems';
 import { createIntegrationsSubgraph } from '@hub/subgraph-integrations';
 import { createMappingsSubgraph } from '@hub/subgraph-mappings';
 import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
-import { CLIENT_HEADER, createAuthenticator, SCOPES_HEADER, scopesOf, takeFieldScopes, useScopes, type FieldScopes, type Identity } from './auth.ts';
+import { CLIENT_HEADER, createAuthenticator, PRINCIPAL_HEADER, principalFor, SCOPES_HEADER, scopesOf, takeFieldScopes, useScopes, type FieldScopes, type Identity } from './auth.ts';
 import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
 import {
   startHmrcSimulator,
@@ -71,7 +74,7 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
   let systems: ReturnType<typeof createSystemsSubgraph> | undefined;
   let events: ReturnType<typeof createEventsSubgraph> | undefined;
   let integrations: Subgraph | undefined;
-  const remoteEvents = rt.config.subgraphUrls.events ? remotePublisher(rt.config.subgraphUrls.events) : undefined;
+  const remoteEvents = rt.config.subgraphUrls.events ? remotePublisher(rt.config.subgraphUrls.events, rt.config.internalKeys) : undefined;
   const publisher = () => events?.provides?.eventPublisher ?? remoteEvents;
   const systemsSubgraph = () => (systems ??= createSystemsSubgraph(rt, publisher));
   const factories: Record<SubgraphName, () => Subgraph> = {
@@ -132,7 +135,7 @@ async function createGateway(
     });
     const sources = async (): Promise<SubgraphSource[]> => [
       ...local.map((s) => ({ name: s.name, url: IN_PROCESS + s.name, typeDefs: s.typeDefs })),
-      ...(await Promise.all(remote.map((r) => fetchSubgraphSdl(r.name, r.url)))),
+      ...(await Promise.all(remote.map((r) => fetchSubgraphSdl(r.name, r.url, config.internalKeys)))),
     ];
     supergraphSdl = async ({ update }) => {
       const first = prepare(composeSupergraph(await sources()));
@@ -162,7 +165,7 @@ async function createGateway(
       urls[name] = url ?? '';
       const localSubgraph = url?.startsWith(IN_PROCESS) ? localByName.get(url.slice(IN_PROCESS.length)) : undefined;
       if (localSubgraph) return new InProcessDataSource(localSubgraph.schema, log);
-      return new RemoteSubgraphDataSource({ url });
+      return new RemoteSubgraphDataSource({ url }, config.internalKeys!, name);
     },
   });
   await gateway.load();
@@ -217,7 +220,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         const remote = Object.entries(g.subgraphUrls()).filter(([, url]) => !url.startsWith(IN_PROCESS));
         await Promise.all(
           remote.map(async ([name, url]) => {
-            const res = await fetch(url, {
+            // Signed like every call to a subgraph: a gateway with the wrong key is not ready.
+            const res = await internalFetch(config.internalKeys, servicePrincipal('', 'gateway'), name, url, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
               body: '{"query":"{ __typename }"}',
@@ -244,6 +248,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         requestId: request?.headers.get('x-request-id') ?? (req?.headers['x-request-id'] as string | undefined),
         actor: identity?.client ?? request?.headers.get(CLIENT_HEADER) ?? (req?.headers[CLIENT_HEADER] as string | undefined),
         scopes: identity?.scopes ?? scopesOf(request?.headers.get(SCOPES_HEADER)),
+        principal: identity ? principalFor(identity) : decodePrincipal(request?.headers.get(PRINCIPAL_HEADER)),
       }),
     });
   } else {
@@ -258,10 +263,12 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       maskedErrors: { maskError: errorMasker(log) },
       logging: false,
       plugins: [useResponseExtensions('hub')],
+      // The HTTP server has checked the gateway's signature and put the principal it carries in the headers.
       context: ({ request }: { request: Request }): RequestContext => ({
         loaders: new Map(),
         requestId: request.headers.get('x-request-id') ?? undefined,
-        actor: request.headers.get('x-hub-client') ?? undefined,
+        actor: request.headers.get(CLIENT_HEADER) ?? undefined,
+        principal: decodePrincipal(request.headers.get(PRINCIPAL_HEADER)),
       }),
     });
     if (subgraphs.length > 1) log.warn('a subgraph-only process serves its first role only; give each subgraph its own process');
@@ -303,6 +310,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     rateLimitPerMinute: config.rateLimitPerMinute,
     events,
     shutdown: shutdown.signal,
+    internal: config.internalKeys ? { keys: config.internalKeys, audience: gatewayRole ? localNames : localNames.slice(0, 1) } : undefined,
+    subgraphOnly: !gatewayRole,
   });
   server.keepAliveTimeout = 65_000;
   const ws = gatewayRole ? attachSubscriptions(server, yoga, events, log, auth!) : undefined;

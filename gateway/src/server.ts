@@ -4,7 +4,8 @@ import { Histogram, type Registry } from 'prom-client';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { isHubError, type KeyValue, type Logger } from '@hub/runtime';
 import type { EventStreamSource } from '@hub/subgraph-events';
-import { CLIENT_HEADER, SCOPES_HEADER, type Authenticator, type Identity } from './auth.ts';
+import { encodePrincipal, INTERNAL_TOKEN_HEADER, unauthenticated, verifyInternalToken, type InternalKeys } from '@hub/runtime';
+import { CLIENT_HEADER, PRINCIPAL_HEADER, principalFor, SCOPES_HEADER, type Authenticator, type Identity } from './auth.ts';
 import { handleRest } from './rest.ts';
 
 /** Where an HMRC or bank sign-in sends the operator's browser back: no hub credentials, a single-use state instead. */
@@ -30,8 +31,15 @@ export interface HttpServerOptions {
   events?: EventStreamSource;
   /** Aborted when the process starts shutting down: long-lived responses (event streams) end. */
   shutdown?: AbortSignal;
-  /** Gateway roles: who is calling (see auth.ts). A subgraph-only process trusts the gateway in front of it. */
+  /** Gateway roles: who is calling (see auth.ts). */
   auth?: Authenticator;
+  /**
+   * Calls from other hub processes carry a token signed with the internal key (tenancy.ts): a subgraph-only process
+   * answers nothing else (401), its SDL included; a gateway process also takes them (an outbox relay elsewhere
+   * publishing to its events subgraph). `audience`: the subgraphs this process serves.
+   */
+  internal?: { keys: InternalKeys; audience: string[] };
+  subgraphOnly?: boolean;
 }
 
 class BodyTooLarge extends Error {}
@@ -107,13 +115,30 @@ export function createHttpServer(o: HttpServerOptions): Server {
     // The caller's identity replaces anything it claims about itself, before anything else reads the headers.
     let identity: Identity | undefined;
     delete req.headers[SCOPES_HEADER];
+    delete req.headers[PRINCIPAL_HEADER];
     const graphiqlPage = req.method === 'GET' && path === '/graphql' && !url.searchParams.has('query') && /text\/html/.test(req.headers.accept ?? '');
-    if (o.auth && req.method === 'GET' && OAUTH_CALLBACKS.has(path)) {
+    const signed = req.headers[INTERNAL_TOKEN_HEADER] as string | undefined;
+    if (o.subgraphOnly || (signed && o.internal)) {
+      try {
+        if (!o.internal) throw unauthenticated('this subgraph process has no INTERNAL_SIGNING_KEYS: it answers nobody');
+        const p = await verifyInternalToken(o.internal.keys, signed, o.internal.audience);
+        req.headers[CLIENT_HEADER] = p.client;
+        req.headers[SCOPES_HEADER] = [...p.scopes].join(' ');
+        req.headers[PRINCIPAL_HEADER] = encodePrincipal(p);
+      } catch (err) {
+        if (!isHubError(err)) throw err;
+        sendJson(res, 401, { errors: [{ message: err.message, extensions: { code: err.code } }] }, { 'www-authenticate': 'Bearer realm="care-home-integration-hub internal"' });
+        req.resume();
+        return 'unauthenticated';
+      }
+    } else if (o.auth && req.method === 'GET' && OAUTH_CALLBACKS.has(path)) {
       // The operator's browser, sent back by HMRC or the bank: it carries no hub credentials, but the state it brings
       // back is single-use and was issued to a client with the write scope. Each path runs its one mutation only.
-      identity = { client: 'oauth-callback', scopes: new Set(['write']), via: 'anonymous' };
+      // Its organisation is the one the state was issued to: the callback's service reads it from the state's row.
+      identity = { client: 'oauth-callback', scopes: new Set(['write']), via: 'anonymous', organisationId: '', homeIds: null };
       req.headers[CLIENT_HEADER] = identity.client;
       req.headers[SCOPES_HEADER] = 'write';
+      req.headers[PRINCIPAL_HEADER] = encodePrincipal({ ...principalFor(identity), service: true });
       // (Its mutation is not marked finance: the state was issued to a client that had that scope.)
     } else if (o.auth && !graphiqlPage) {
       try {
@@ -133,6 +158,7 @@ export function createHttpServer(o: HttpServerOptions): Server {
       }
       req.headers[CLIENT_HEADER] = identity.client;
       req.headers[SCOPES_HEADER] = [...identity.scopes].join(' ');
+      req.headers[PRINCIPAL_HEADER] = encodePrincipal(principalFor(identity));
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > o.maxBodyBytes) {
@@ -181,6 +207,7 @@ export function createHttpServer(o: HttpServerOptions): Server {
             // Who asked, for the audit and per-client limits downstream, and what it may do.
             ...(req.headers[CLIENT_HEADER] ? { [CLIENT_HEADER]: String(req.headers[CLIENT_HEADER]) } : {}),
             ...(req.headers[SCOPES_HEADER] !== undefined ? { [SCOPES_HEADER]: String(req.headers[SCOPES_HEADER]) } : {}),
+            ...(req.headers[PRINCIPAL_HEADER] !== undefined ? { [PRINCIPAL_HEADER]: String(req.headers[PRINCIPAL_HEADER]) } : {}),
           },
           body: JSON.stringify({ query, variables }),
         });

@@ -1,5 +1,6 @@
 import { composeServices } from '@apollo/composition';
 import { parse, type DocumentNode } from 'graphql';
+import { internalFetch, servicePrincipal, type InternalKeys } from '@hub/runtime';
 
 export interface SubgraphSource {
   name: string;
@@ -17,8 +18,9 @@ export function composeSupergraph(subgraphs: SubgraphSource[]): string {
 }
 
 /** Reads a remote subgraph's SDL through the federation `_service` field. */
-export async function fetchSubgraphSdl(name: string, url: string, timeoutMs = 5_000): Promise<SubgraphSource> {
-  const res = await fetch(url, {
+export async function fetchSubgraphSdl(name: string, url: string, keys: InternalKeys | undefined, timeoutMs = 5_000): Promise<SubgraphSource> {
+  // Signed: a subgraph process answers nobody else, its SDL included.
+  const res = await internalFetch(keys, servicePrincipal('', 'gateway'), name, url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query: '{ _service { sdl } }' }),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +17,35 @@ export interface GraphQLResult<T> {
   errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, any> }>;
 }
 
+/** One signing key for every hub process of a test run, as a split deployment shares one. */
+export const TEST_INTERNAL_KEYS = `test:${randomBytes(32).toString('base64')}`;
+
+/** A client app of one organisation, for tests that need several: its API key and the AUTH_API_KEYS entry. */
+export interface TestClient {
+  client: string;
+  organisationId: string;
+  key: string;
+  entry: string;
+  headers: Record<string, string>;
+}
+
+/** Makes a client app's API key: `testClient('care-a', 'org-a', 'read+write+health')`, optionally limited to homes. */
+export function testClient(client: string, organisationId: string, scopes = 'read+write+health+finance+audit', homes?: string[]): TestClient {
+  const key = `hub_${randomBytes(24).toString('base64url')}`;
+  const sha = createHash('sha256').update(key).digest('hex');
+  return { client, organisationId, key, entry: `${client}:${scopes}:${sha}:${organisationId}${homes ? `:${homes.join(',')}` : ''}`, headers: { authorization: `Bearer ${key}` } };
+}
+
+/** AUTH_API_KEYS for these clients. */
+export const apiKeys = (...clients: TestClient[]) => clients.map((c) => c.entry).join(';');
+
 export interface TestHub {
   url: string;
   hub: Hub;
   config: HubConfig;
   gql<T, V>(doc: TypedDocumentNode<T, V>, variables?: V): Promise<GraphQLResult<T>>;
+  /** Like gql, as a client app (its API key). */
+  gqlAs<T, V>(client: TestClient, doc: TypedDocumentNode<T, V>, variables?: V): Promise<GraphQLResult<T>>;
   /** Like gql, but fails the test on any error and returns the data. */
   ok<T, V>(doc: TypedDocumentNode<T, V>, variables?: V): Promise<T>;
   raw(body: string, headers?: Record<string, string>, path?: string): Promise<Response>;
@@ -48,6 +72,7 @@ export async function startTestHub(extra: Record<string, string> = {}): Promise<
     JOB_POLL_SECONDS: '0.5',
     HEALTH_CHECK_INTERVAL_SECONDS: '3600',
     SHUTDOWN_GRACE_MS: '2000',
+    INTERNAL_SIGNING_KEYS: TEST_INTERNAL_KEYS,
   };
   if (backend === 'services' && extra.DATABASE_URL) {
     // A second process of the same deployment: it shares the first one's database and Redis prefix.
@@ -82,6 +107,14 @@ export async function startTestHub(extra: Record<string, string> = {}): Promise<
       const res = await fetch(`${hub.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+        body: JSON.stringify({ query: print(doc), variables }),
+      });
+      return (await res.json()) as never;
+    },
+    async gqlAs(client, doc, variables) {
+      const res = await fetch(`${hub.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...client.headers },
         body: JSON.stringify({ query: print(doc), variables }),
       });
       return (await res.json()) as never;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_ORGANISATION, parseInternalKeys, TENANT_ID, type InternalKeys } from './tenancy.ts';
 
 /** Every process role the hub can run. `all` is the laptop/demo shape: the gateway plus every subgraph in one process. */
 export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs', 'hmrc', 'banking'] as const;
@@ -44,6 +45,13 @@ const envSchema = z.object({
   AUTH_JWT_ISSUER: z.string().min(1).optional(),
   AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
   AUTH_REQUIRED: z.enum(['true', 'false']).optional(),
+  /** The JWT claims that name the client's organisation and (optionally) the homes it is limited to. */
+  AUTH_JWT_ORGANISATION_CLAIM: z.string().min(1).default('org'),
+  AUTH_JWT_HOMES_CLAIM: z.string().min(1).default('homes'),
+  /** Signs what the gateway sends to subgraph processes: `id:base64secret[,id:base64secret]` (the first signs). */
+  INTERNAL_SIGNING_KEYS: z.string().optional(),
+  /** How long after a resident's discharge the home may still read their NHS records (days). */
+  CARE_DISCHARGE_WINDOW_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   NHS_ENVIRONMENT: z.enum(['simulated', 'sandbox', 'int', 'production']).optional(),
   NHS_BASE_URL: z.string().url().optional(),
   NHS_TOKEN_URL: z.string().url().optional(),
@@ -178,20 +186,27 @@ export interface HubConfig {
   hmrc: HmrcConfig;
   openBanking: OpenBankingConfig;
   auth: AuthSettings;
+  /** Signs and checks calls between hub processes; required when any subgraph runs in another process. */
+  internalKeys?: InternalKeys;
+  careDischargeWindowDays: number;
 }
 
 /**
  * read: queries and subscriptions; write: mutations; health: residents' NHS records; finance: VAT, bank statements
  * and payments (the last two on the fields the subgraphs mark @requiresScopes).
  */
-export type Scope = 'read' | 'write' | 'health' | 'finance';
-export const SCOPES: readonly Scope[] = ['read', 'write', 'health', 'finance'];
+export type Scope = 'read' | 'write' | 'health' | 'finance' | 'audit';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'health', 'finance', 'audit'];
 
 /** One client app's API key, as configured: never the key itself, only its SHA-256. */
 export interface ApiKeyEntry {
   client: string;
   scopes: Scope[];
   sha256: string;
+  /** The organisation the client app belongs to (DEFAULT_ORGANISATION when the entry names none). */
+  organisationId: string;
+  /** The homes it is limited to; null: every home of its organisation. */
+  homeIds: string[] | null;
 }
 
 /** Who may call the gateway: API keys, JWTs from the operator's identity provider, or (not required) anyone. */
@@ -199,12 +214,13 @@ export interface AuthSettings {
   /** A request without valid credentials is refused (401). */
   required: boolean;
   apiKeys: ApiKeyEntry[];
-  jwt?: { jwksUrl: string; issuer: string; audience: string };
+  jwt?: { jwksUrl: string; issuer: string; audience: string; organisationClaim: string; homesClaim: string };
 }
 
 /**
- * AUTH_API_KEYS: entries separated by `;` or new lines, each `client:scopes:sha256-of-key` (scopes `read`, `write`,
- * joined by `+`). Several entries may name one client: that is how a key is rotated without downtime.
+ * AUTH_API_KEYS: entries separated by `;` or new lines, each `client:scopes:sha256-of-key[:organisation[:home,home]]`
+ * (scopes `read`, `write`, `health`, `finance`, `audit` joined by `+`). An entry without an organisation belongs to the
+ * default one (a hub from before organisations). Several entries may name one client: that is how a key is rotated.
  */
 function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
   const seen = new Set<string>();
@@ -213,16 +229,19 @@ function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
     .map((s) => s.trim())
     .filter(Boolean)
     .map((entry, i) => {
-      const bad = (why: string) => new Error(`invalid configuration:\n  AUTH_API_KEYS: entry ${i + 1} ${why} (expected client:read+write+health+finance:<64 hex digits of the key's SHA-256>)`);
-      const [client, scopes, sha256, ...rest] = entry.split(':');
+      const bad = (why: string) => new Error(`invalid configuration:\n  AUTH_API_KEYS: entry ${i + 1} ${why} (expected client:read+write+health+finance+audit:<64 hex digits of the key's SHA-256>[:organisation[:home,home]])`);
+      const [client, scopes, sha256, organisation, homes, ...rest] = entry.split(':');
       if (rest.length || !client || !scopes || !sha256) throw bad('is not client:scopes:sha256');
+      if (organisation !== undefined && !TENANT_ID.test(organisation)) throw bad('has an organisation id other than 1 to 64 lower-case letters, digits, . _ - (starting with a letter or digit)');
+      const homeIds = homes === undefined ? null : homes.split(',');
+      if (homeIds && !homeIds.every((h) => TENANT_ID.test(h))) throw bad('has a home id other than 1 to 64 lower-case letters, digits, . _ -');
       if (!/^[A-Za-z0-9._-]{1,100}$/.test(client)) throw bad('has a client name other than 1 to 100 letters, digits, . _ -');
       const list = scopes.split('+');
       if (!list.every((s) => (SCOPES as readonly string[]).includes(s))) throw bad(`has scopes other than ${SCOPES.join(', ')}`);
       if (!/^[0-9a-f]{64}$/i.test(sha256)) throw bad('has a hash that is not 64 hex digits');
       if (seen.has(sha256.toLowerCase())) throw bad('repeats a key of another entry');
       seen.add(sha256.toLowerCase());
-      return { client, scopes: list as Scope[], sha256: sha256.toLowerCase() };
+      return { client, scopes: list as Scope[], sha256: sha256.toLowerCase(), organisationId: organisation ?? DEFAULT_ORGANISATION, homeIds };
     });
 }
 
@@ -233,7 +252,7 @@ function authSettings(e: z.infer<typeof envSchema>, gateway: boolean): AuthSetti
     if (!e.AUTH_JWT_JWKS_URL || !e.AUTH_JWT_ISSUER || !e.AUTH_JWT_AUDIENCE) {
       throw new Error('invalid configuration:\n  AUTH_JWT_JWKS_URL, AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE: set all three to accept JWTs (a token is checked against each)');
     }
-    jwt = { jwksUrl: e.AUTH_JWT_JWKS_URL, issuer: e.AUTH_JWT_ISSUER, audience: e.AUTH_JWT_AUDIENCE };
+    jwt = { jwksUrl: e.AUTH_JWT_JWKS_URL, issuer: e.AUTH_JWT_ISSUER, audience: e.AUTH_JWT_AUDIENCE, organisationClaim: e.AUTH_JWT_ORGANISATION_CLAIM, homesClaim: e.AUTH_JWT_HOMES_CLAIM };
   }
   const configured = apiKeys.length > 0 || jwt !== undefined;
   const required = e.AUTH_REQUIRED ? e.AUTH_REQUIRED === 'true' : configured;
@@ -301,8 +320,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     hmrc: hmrcConfig(e, roles.length === 0 || roles.includes('all') || roles.includes('hmrc')),
     openBanking: openBankingConfig(e),
     auth: authSettings(e, roles.length === 0 || roles.includes('all') || roles.includes('gateway')),
+    internalKeys: internalKeys(e, roles, subgraphUrls),
+    careDischargeWindowDays: e.CARE_DISCHARGE_WINDOW_DAYS,
     ...overrides,
   };
+}
+
+/**
+ * A hub split over processes signs every call between them: a subgraph process believes only what a token signed
+ * with INTERNAL_SIGNING_KEYS says about the caller. One process running everything needs no key.
+ */
+function internalKeys(e: z.infer<typeof envSchema>, roles: Role[], urls: Partial<Record<SubgraphName, string>>): InternalKeys | undefined {
+  if (e.INTERNAL_SIGNING_KEYS) return parseInternalKeys(e.INTERNAL_SIGNING_KEYS);
+  const split = (roles.length > 0 && !roles.includes('all')) || Object.keys(urls).length > 0 || e.SUPERGRAPH_FILE !== undefined;
+  if (split) throw new Error('invalid configuration:\n  INTERNAL_SIGNING_KEYS: required when the hub runs over several processes (ROLE other than all, or SUBGRAPH_*_URL set); the same key in every process (npm run auth:key -- --internal makes one)');
+  return undefined;
 }
 
 export function runsRole(config: HubConfig, role: Role): boolean {

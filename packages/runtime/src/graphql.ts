@@ -3,6 +3,7 @@ import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { SystemDirectory } from './ports.ts';
 import type { EventPublisher } from './outbox.ts';
+import type { Principal } from './tenancy.ts';
 
 /** The scalars every subgraph declares; one definition so they serialise alike across the graph. */
 export const scalarResolvers = { DateTime: DateTimeResolver, JSON: JSONResolver };
@@ -10,8 +11,10 @@ export const scalarResolvers = { DateTime: DateTimeResolver, JSON: JSONResolver 
 /** What each subgraph's resolvers receive: per-request loaders, and who is asking. */
 export interface RequestContext {
   requestId?: string;
-  /** Who is asking, for audit: the client's x-hub-client header (or its address) at the gateway. */
+  /** Who is asking, by name (the client app): logs and per-client limits. */
   actor?: string;
+  /** Who is asking, in full: organisation, homes, scopes. Every owned record is read and written through it. */
+  principal?: Principal;
   loaders?: Map<string, DataLoader<unknown, unknown>>;
   /**
    * What resolvers add to the response's `extensions` (e.g. that a record came from a stale cache). The gateway

@@ -15,3 +15,4 @@ export * from './outbox.ts';
 export * from './group-commit.ts';
 export * from './uk-identifiers.ts';
 export * from './rate-limit-directive.ts';
+export * from './tenancy.ts';

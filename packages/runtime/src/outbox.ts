@@ -2,9 +2,15 @@ import { asc, inArray } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import type { Db } from './db.ts';
 import type { Logger } from './logger.ts';
+import { internalFetch, servicePrincipal, type InternalKeys } from './tenancy.ts';
 
 /** An event a subgraph announces about its own state change. */
 export interface OutboxEvent {
+  /** The organisation whose record changed: the event is theirs, seen only by their clients. */
+  organisationId: string;
+  homeId?: string | null;
+  /** The pseudonymous resident the event concerns (never the NHS number). */
+  residentId?: string | null;
   type: string;
   source: string;
   payload: Record<string, unknown>;
@@ -22,13 +28,16 @@ export interface EventPublisher {
  * An outbox row. Its id is a UUIDv7, increasing within the process even inside one millisecond: rows written by one
  * transaction share its `created_at`, so the relay's order (created_at, id) is the order they were written in.
  */
-export const outboxRow = (e: OutboxEvent) => ({ id: uuidv7(), correlationId: null, systemId: null, integrationId: null, ...e });
+export const outboxRow = (e: OutboxEvent) => ({ id: uuidv7(), correlationId: null, systemId: null, integrationId: null, homeId: null, residentId: null, ...e });
 
-/** Publishes to an events subgraph in another process, through its GraphQL API. */
-export function remotePublisher(url: string): EventPublisher {
+/**
+ * Publishes to an events subgraph in another process, through its GraphQL API, signed as the hub itself: only a
+ * service principal may hand over events of the hub's reserved types, each with its own organisation.
+ */
+export function remotePublisher(url: string, keys: InternalKeys | undefined): EventPublisher {
   return {
     async publish(events) {
-      const res = await fetch(url, {
+      const res = await internalFetch(keys, servicePrincipal('', 'hub.outbox'), 'events', url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: 'mutation($i: [PublishEventInput!]!) { publishEvents(inputs: $i) { duplicate } }', variables: { i: events } }),
@@ -63,6 +72,9 @@ export function createOutboxRelay(o: { name: string; db: Db; table: OutboxTable;
       if (!rows.length) return;
       await publisher.publish(
         rows.map((r: any) => ({
+          organisationId: r.organisationId,
+          homeId: r.homeId,
+          residentId: r.residentId,
           type: r.type,
           source: r.source,
           payload: r.payload,
