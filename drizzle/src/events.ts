@@ -65,6 +65,10 @@ export const eventSubscriptions = eventsSchema.table('subscriptions', {
   /** A delivery worker holds the subscription until then, so one worker delivers it at a time, in order. */
   leaseUntil: timestamp('lease_until', { withTimezone: true }),
   delivered: bigint('delivered', { mode: 'number' }).notNull().default(0),
+  /** Who made it, and what that client may read: a webhook or rule sees only those events. */
+  createdBy: text('created_by'),
+  readerScopes: jsonb('reader_scopes').$type<string[]>(),
+  readerHomes: jsonb('reader_homes').$type<string[] | null>(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 

@@ -53,7 +53,7 @@ export interface SubgraphPorts {
    * Queues a sync of an integration (event rules use it); `causationId` is the event that asked. The same
    * `idempotencyKey` twice queues one sync.
    */
-  syncTrigger?: (integrationId: string, causationId: string, idempotencyKey: string) => Promise<void>;
+  syncTrigger?: (organisationId: string, integrationId: string, causationId: string, idempotencyKey: string) => Promise<void>;
 }
 
 /** One federated subgraph of the hub: its SDL, its executable schema and what it runs in the background. */
