@@ -20,7 +20,8 @@ export default defineConfig({
     maxWorkers: 2,
     hookTimeout: 120_000,
     projects: [
-      { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts'], env: { HUB_TEST_BACKEND: 'embedded' } } },
+      // Unit tests of pure modules sit beside them (x.test.ts next to x.ts); the hub suites in test/.
+      { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'subgraphs/*/src/**/*.test.ts', 'gateway/src/**/*.test.ts'], env: { HUB_TEST_BACKEND: 'embedded' } } },
       ...(services
         ? [{ extends: true as const, test: { name: 'services', include: ['test/hub/**/*.test.ts'], env: { HUB_TEST_BACKEND: 'services' } } }]
         : []),

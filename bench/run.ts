@@ -5,6 +5,7 @@
  *   events   the event log: publish throughput, batched publishing, live delivery latency (bench/events.ts)
  *   nhs      resident lookups through the gateway, cached and from PDS (the NHS simulator) (bench/nhs.ts)
  *   mappings data transformation (CSV, HL7 v2 to FHIR) and API routing, gateway against subgraph (bench/mappings.ts)
+ *   tenancy  one query with authentication and tenancy on, off, and on the hub from before organisations (bench/tenancy.ts)
  *
  * `npm run bench -- --only=events` (or `--only=gateway`) runs one. See bench/README.md.
  */
@@ -12,10 +13,11 @@ import { runEventsBench } from './events.ts';
 import { runGatewayBench } from './gateway.ts';
 import { runMappingsBench } from './mappings.ts';
 import { runNhsBench } from './nhs.ts';
+import { runTenancyBench } from './tenancy.ts';
 import { cleanupAll } from './lib/cleanup.ts';
 import { killAllNow } from './lib/processes.ts';
 
-const BENCHES = { gateway: runGatewayBench, events: runEventsBench, nhs: runNhsBench, mappings: runMappingsBench } as const;
+const BENCHES = { gateway: runGatewayBench, events: runEventsBench, nhs: runNhsBench, mappings: runMappingsBench, tenancy: runTenancyBench } as const;
 type BenchName = keyof typeof BENCHES;
 
 function selected(argv: string[]): BenchName[] {

@@ -14,7 +14,7 @@ export function envNumber(name: string, fallback: number): number {
  * worker count) that would change what is measured. Each bench sets the ones it means explicitly.
  */
 const HUB_ENV_KEYS =
-  /^(ROLE|HOST|PORT|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|WORKERS|SUPERGRAPH_FILE|VAULT_KEYS|OUTBOUND_ALLOW|LOG_LEVEL|RATE_LIMIT_PER_MINUTE|SHUTDOWN_GRACE_MS|MAX_BODY_BYTES|EVENTS_LOG_POLL_MS|SUBGRAPH_[A-Z]+_URL|NHS_[A-Z_]+|HMRC_[A-Z_]+|OPEN_BANKING_[A-Z_]+|OUTBOUND_[A-Z_]+|AUTH_[A-Z_]+)$/;
+  /^(ROLE|HOST|PORT|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|WORKERS|SUPERGRAPH_FILE|VAULT_KEYS|OUTBOUND_ALLOW|LOG_LEVEL|RATE_LIMIT_PER_MINUTE|SHUTDOWN_GRACE_MS|MAX_BODY_BYTES|EVENTS_LOG_POLL_MS|SUBGRAPH_[A-Z]+_URL|NHS_[A-Z_]+|HMRC_[A-Z_]+|OPEN_BANKING_[A-Z_]+|OUTBOUND_[A-Z_]+|AUTH_[A-Z_]+|INTERNAL_SIGNING_KEYS|CARE_[A-Z_]+)$/;
 
 /** The environment every child shares; callers add ROLE (and Redis, workers, subgraph URLs as they need). */
 export function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
@@ -27,6 +27,8 @@ export function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
     LOG_LEVEL: 'warn',
     // One key for every process: a credential sealed by one subgraph process must open in the others.
     VAULT_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    // And one internal signing key: the gateway signs what it sends to the subgraph processes.
+    INTERNAL_SIGNING_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     OUTBOUND_ALLOW: '127.0.0.1,localhost',
     // Teardown should not wait the default 10 s per process for connections autocannon has already closed.
     SHUTDOWN_GRACE_MS: '2000',

@@ -32,8 +32,8 @@ export async function postGraphQL(endpoint: string, query: string, variables?: R
 }
 
 /** Posts and insists on HTTP 200 without GraphQL errors: the seed and the preflight must not silently half-work. */
-export async function mustQuery<T = Record<string, unknown>>(endpoint: string, query: string, variables?: Record<string, unknown>): Promise<T> {
-  const reply = await postGraphQL(endpoint, query, variables);
+export async function mustQuery<T = Record<string, unknown>>(endpoint: string, query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<T> {
+  const reply = await postGraphQL(endpoint, query, variables, headers);
   if (reply.status !== 200 || reply.body.errors?.length || !reply.body.data) {
     throw new Error(`${endpoint} answered HTTP ${reply.status}: ${reply.text.slice(0, 500)}`);
   }

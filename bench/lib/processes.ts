@@ -52,9 +52,9 @@ export function freePort(): Promise<number> {
  * watcher/relay parent, so the pid we hold is the server itself and signals reach it directly. `nodeArgs` go
  * before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not take); node:cluster workers inherit them.
  */
-export function startServer(name: string, script: string, port: number, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): ServerProcess {
+export function startServer(name: string, script: string, port: number, env: NodeJS.ProcessEnv, nodeArgs: string[] = [], cwd = REPO_ROOT): ServerProcess {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
-    cwd: REPO_ROOT,
+    cwd,
     env: { ...env, PORT: String(port), HOST },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

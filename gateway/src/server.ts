@@ -5,6 +5,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { isHubError, type KeyValue, type Logger } from '@hub/runtime';
 import type { EventStreamSource } from '@hub/subgraph-events';
 import { encodePrincipal, INTERNAL_TOKEN_HEADER, unauthenticated, verifyInternalToken, type InternalKeys } from '@hub/runtime';
+import { AUDIT_EXPORT_PATH, exportAudit } from './audit-export.ts';
 import { CLIENT_HEADER, PRINCIPAL_HEADER, principalFor, SCOPES_HEADER, type Authenticator, type Identity } from './auth.ts';
 import { handleRest } from './rest.ts';
 
@@ -185,6 +186,10 @@ export function createHttpServer(o: HttpServerOptions): Server {
       // Not one GraphQL result but a stream: served from the events service (see sse.ts).
       await eventStream(req, res, url.searchParams);
       return 'events-stream';
+    }
+    if (o.rest && path === AUDIT_EXPORT_PATH && req.method === 'GET') {
+      await exportAudit(req, res, url.searchParams, o.yoga);
+      return 'audit-export';
     }
     if (o.rest && path.startsWith('/api/')) {
       let body: string | undefined;

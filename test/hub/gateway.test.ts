@@ -7,7 +7,7 @@ import { createLogger, loadConfig } from '@hub/runtime';
 import { composeSupergraph, startHub, type Hub } from '@hub/gateway';
 import { typeDefs as systemsTypeDefs } from '@hub/subgraph-systems';
 import { RegisterSystemDocument, SystemsDocument, MappingsDocument, ApisDocument, EventHistoryDocument } from '../generated/graphql.ts';
-import { backend, startTestHub, type TestHub } from '../support/hub.ts';
+import { backend, startTestHub, type TestHub, TEST_INTERNAL_KEYS } from '../support/hub.ts';
 
 let hub: TestHub;
 beforeAll(async () => {
@@ -92,7 +92,7 @@ describe('other shapes of deployment', () => {
   const env = (extra: Record<string, string>) => {
     const dir = mkdtempSync(join(tmpdir(), 'hub-shape-'));
     dirs.push(dir);
-    return loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DATA_DIR: dir, VAULT_KEYS: `k:${randomBytes(32).toString('base64')}`, JOB_POLL_SECONDS: '0.5', ...extra } as NodeJS.ProcessEnv);
+    return loadConfig({ PORT: '0', LOG_LEVEL: 'silent', DATA_DIR: dir, VAULT_KEYS: `k:${randomBytes(32).toString('base64')}`, JOB_POLL_SECONDS: '0.5', INTERNAL_SIGNING_KEYS: TEST_INTERNAL_KEYS, ...extra } as NodeJS.ProcessEnv);
   };
 
   it('a gateway started from SUPERGRAPH_FILE serves the subgraphs it names, and a subgraph runs as its own process role', async () => {

@@ -16,3 +16,4 @@ export * from './group-commit.ts';
 export * from './uk-identifiers.ts';
 export * from './rate-limit-directive.ts';
 export * from './tenancy.ts';
+export * from './audit.ts';

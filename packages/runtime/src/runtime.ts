@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createAuditTrail, type AuditTrail } from './audit.ts';
 import type { HubConfig } from './config.ts';
 import { memoryBus, redisBus, type EventBus } from './bus.ts';
 import { openDatabase, type Database } from './db.ts';
@@ -29,6 +30,8 @@ export interface HubRuntime<TSchema extends Record<string, unknown> = any> {
   vault: ReturnType<typeof createVault>;
   /** Live fan-out of committed events to every hub process (Redis Streams with REDIS_URL, in-process without). */
   bus: EventBus;
+  /** The append-only, hash-chained audit trail every subgraph of this process writes to (applyAudit). */
+  audit: AuditTrail;
   metrics: Registry;
   close(): Promise<void>;
 }
@@ -65,6 +68,13 @@ export async function createRuntime<TSchema extends Record<string, unknown>>(
   });
   const auth = createAuthenticator(http);
   const vault = createVault(parseVaultKeys(config.vaultKeys ?? localVaultKey(config, log)));
+  const tables = db.schema as Record<string, unknown>;
+  const audit = createAuditTrail(
+    database.db,
+    { log: tables.auditLog, heads: tables.auditHeads },
+    log,
+    new Counter({ name: 'hub_audit_write_failures_total', help: 'Audit rows that could not be written (the action they record had already happened)', registers: [metrics] }),
+  );
   const bus = kv.redis ? await redisBus(kv.redis, `${config.redisPrefix}events`, log) : memoryBus();
 
   return {
@@ -78,6 +88,7 @@ export async function createRuntime<TSchema extends Record<string, unknown>>(
     auth,
     vault,
     bus,
+    audit,
     metrics,
     async close() {
       await bus.close();

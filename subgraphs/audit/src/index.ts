@@ -1,0 +1,1 @@
+export { createAuditSubgraph, typeDefs } from './schema.ts';
