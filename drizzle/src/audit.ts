@@ -38,4 +38,10 @@ export const auditHeads = auditSchema.table('heads', {
   organisationId: text('organisation_id').primaryKey(),
   seq: bigint('seq', { mode: 'number' }).notNull(),
   hash: text('hash').notNull(),
+  /**
+   * Rows up to this sequence were removed by the retention job; `prunedHash` is the last removed row's hash, so the
+   * chain is still checked from the first row that remains.
+   */
+  prunedThrough: bigint('pruned_through', { mode: 'number' }).notNull().default(0),
+  prunedHash: text('pruned_hash').notNull().default('0000000000000000000000000000000000000000000000000000000000000000'),
 });

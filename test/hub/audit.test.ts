@@ -97,6 +97,22 @@ describe('the audit trail', () => {
     expect((await fetch(`${hub.url}/api/integration/audit/export`, { headers: A_READER.headers })).status).toBe(403);
   });
 
+  it('keeps rows for their retention: older ones go by a prefix of the chain, which still verifies from the first kept row', async () => {
+    const before = (await as(A, '{ auditChain { ok rows } }')).data!.auditChain;
+    expect(before.rows).toBeGreaterThan(2);
+    // As of eight years and a day from now, every row so far is past its retention (RETENTION_AUDIT_DAYS, 2922).
+    const touched = await hub.hub.runRetention(new Date(Date.now() + 2923 * 86_400_000));
+    expect(touched['audit rows']).toBeGreaterThanOrEqual(before.rows);
+    expect((await as(A, ENTRIES)).data!.auditLog.entries.filter((e: any) => e.action !== 'auditLog' && e.action !== 'auditChain')).toEqual([]);
+    await as(A, `mutation($id: ID!, $c: SystemCredentialsInput!) { connectToSystem(systemId: $id, credentials: $c) { connected } }`, { id: systemId, c: { apiKey: 'k' } });
+    const after = (await as(A, '{ auditChain { ok rows brokenAt } }')).data!.auditChain;
+    expect(after).toMatchObject({ ok: true, brokenAt: null });
+    expect(after.rows).toBeLessThan(before.rows);
+    const kept = (await as(A, ENTRIES, { f: { action: 'connectToSystem' } })).data!.auditLog.entries;
+    expect(kept).toHaveLength(1);
+    expect(Number(kept[0].seq)).toBeGreaterThan(before.rows);
+  });
+
   it('cannot be changed by the application, and a row altered by hand breaks the chain, which the check and the command find', async () => {
     const db = hub.hub.runtime!.database.db;
     expect((await as(A, '{ auditChain { ok rows brokenAt } }')).data!.auditChain).toMatchObject({ ok: true, brokenAt: null });
@@ -108,7 +124,7 @@ describe('the audit trail', () => {
     // Someone with the database's owner rights turns the guard off and rewrites history.
     const [victim] = rows(await db.execute(sql`select seq from audit.log where organisation_id = 'org-a' and action = 'connectToSystem' order by seq limit 1`));
     await db.execute(sql.raw('alter table audit.log disable trigger log_append_only'));
-    await db.execute(sql`update audit.log set outcome = 'OK' where organisation_id = 'org-a' and seq = ${victim.seq}`);
+    await db.execute(sql`update audit.log set client = 'someone-else' where organisation_id = 'org-a' and seq = ${victim.seq}`);
     await db.execute(sql.raw('alter table audit.log enable trigger log_append_only'));
 
     const check = (await as(A, '{ auditChain { ok rows brokenAt reason } }')).data!.auditChain;

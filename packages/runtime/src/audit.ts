@@ -151,9 +151,10 @@ export function createAuditTrail(db: Db, tables: Tables, log: Logger, failures?:
         .limit(o.limit ?? 1000);
       return rows as AuditRecord[];
     },
-    /** Verifies an organisation's whole chain, a page at a time. */
+    /** Verifies an organisation's whole chain, a page at a time, from the first row retention kept. */
     async verify(org: string): Promise<ChainCheck> {
-      let last = { seq: 0, hash: AUDIT_GENESIS };
+      const [head] = await db.select().from(tables.heads).where(eq(tables.heads.organisationId, org));
+      let last = head ? { seq: Number(head.prunedThrough), hash: head.prunedHash as string } : { seq: 0, hash: AUDIT_GENESIS };
       let count = 0;
       for (;;) {
         const page = await trail.rows(org, { afterSeq: last.seq, limit: 5000 });
@@ -163,6 +164,35 @@ export function createAuditTrail(db: Db, tables: Tables, log: Logger, failures?:
         count += page.length;
         last = check.last;
       }
+    },
+    /**
+     * Removes rows older than `before`, for every organisation (the retention job). Only here may rows go: the
+     * trigger that refuses DELETE lets this transaction through. The last removed row's hash is kept as the chain's
+     * new starting point, so what remains is still verified link by link.
+     */
+    async prune(before: Date): Promise<number> {
+      const heads = (await db.select({ organisationId: tables.heads.organisationId }).from(tables.heads)) as Array<{ organisationId: string }>;
+      let removed = 0;
+      for (const { organisationId: org } of heads) {
+        removed += await db.transaction(async (tx) => {
+          // By sequence, not by time alone: rows from several processes may carry clocks a little apart, and a
+          // chain must lose a prefix, never a row in its middle.
+          const [cut] = (await tx
+            .select({ seq: sql<number>`max(${tables.log.seq})` })
+            .from(tables.log)
+            .where(and(eq(tables.log.organisationId, org), sql`${tables.log.at} < ${before}`))) as Array<{ seq: number | null }>;
+          if (cut?.seq == null) return 0;
+          await tx.execute(sql`select set_config('hub.audit_prune', 'on', true)`);
+          const [last] = (await tx.select({ hash: tables.log.hash }).from(tables.log).where(and(eq(tables.log.organisationId, org), eq(tables.log.seq, Number(cut.seq))))) as Array<{ hash: string }>;
+          const gone = (await tx
+            .delete(tables.log)
+            .where(and(eq(tables.log.organisationId, org), sql`${tables.log.seq} <= ${Number(cut.seq)}`))
+            .returning({ seq: tables.log.seq })) as unknown[];
+          await tx.update(tables.heads).set({ prunedThrough: Number(cut.seq), prunedHash: last!.hash }).where(eq(tables.heads.organisationId, org));
+          return gone.length;
+        });
+      }
+      return removed;
     },
     /**
      * Records without holding the request up on a failure: the action already happened, and refusing its answer

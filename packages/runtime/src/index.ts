@@ -17,3 +17,4 @@ export * from './uk-identifiers.ts';
 export * from './rate-limit-directive.ts';
 export * from './tenancy.ts';
 export * from './audit.ts';
+export * from './retention.ts';

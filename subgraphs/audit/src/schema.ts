@@ -37,7 +37,7 @@ export function parseAfter(after: string | null | undefined): number {
 }
 
 /** The audit trail, for the organisation's auditors: read-only; rows are written by every subgraph (applyAudit). */
-export function createAuditSubgraph(trail: AuditTrail): Subgraph {
+export function createAuditSubgraph(trail: AuditTrail, retentionDays: number): Subgraph {
   const resolvers = {
     ...scalarResolvers,
     Query: {
@@ -56,5 +56,11 @@ export function createAuditSubgraph(trail: AuditTrail): Subgraph {
       },
     },
   };
-  return { name: 'audit', typeDefs, schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]) };
+  return {
+    name: 'audit',
+    typeDefs,
+    schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]),
+    // Audit rows are kept longest of all: they are the record of who saw and changed what.
+    retention: [{ kind: 'audit rows', days: retentionDays, apply: (before) => trail.prune(before) }],
+  };
 }
