@@ -2,7 +2,21 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { and, desc, eq } from 'drizzle-orm';
 import { CompactSign, importPKCS8, type CryptoKey } from 'jose';
 import { bankingOutbox, outgoingPayments, type Schema } from '@hub/db';
-import { badInput, conflict, deterministicUuid, HubError, isUuid, notFound, outboxRow, upstreamUnavailable, type Db, type HubRuntime, type OutboundResponse } from '@hub/runtime';
+import {
+  badInput,
+  conflict,
+  DEFAULT_ORGANISATION,
+  deterministicUuid,
+  HubError,
+  isUuid,
+  notFound,
+  outboxRow,
+  upstreamUnavailable,
+  type Db,
+  type HubRuntime,
+  type OutboundResponse,
+  type Principal,
+} from '@hub/runtime';
 import { fromMinor, toMinor } from './money.ts';
 
 export type OutgoingPaymentRow = typeof outgoingPayments.$inferSelect;
@@ -22,6 +36,12 @@ const SETTLEMENT_QUEUE = 'banking.payment-settlement';
 /** Settlement checks after submission: 2 s, 4 s, 8 s, ... up to an hour apart, for about two days. */
 const SETTLEMENT_CHECKS = 60;
 const settlementDelayMs = (attempt: number) => Math.min(2_000 * 2 ** (attempt - 1), 3_600_000);
+/** A settlement check names the payment's organisation: the job acts for it alone (one queued before organisations, for the default one). */
+interface SettlementCheck {
+  organisationId?: string;
+  paymentId: string;
+  attempt: number;
+}
 /** The bank's statuses of a domestic payment (OBTransactionIndividualStatus1Code) as the hub's. */
 const SETTLEMENT: Record<string, string> = {
   Pending: 'IN_SETTLEMENT',
@@ -33,11 +53,18 @@ const SETTLEMENT: Record<string, string> = {
 };
 
 /**
+ * The caller may complete a payment of this organisation: its own, or any when it is the gateway's OAuth callback (the
+ * payer's browser brings no hub credentials, so the callback is a service principal of no organisation).
+ */
+const mayComplete = (caller: Principal, owner: string) => caller.organisationId === owner || (caller.service === true && caller.organisationId === '');
+
+/**
  * UK domestic payments through the care group's bank's Open Banking API (PISP v3.1): the hub creates a payment
  * consent with a client-credentials token, sends the payer (someone of the care group with the bank's login) to the
  * bank to authorise it, and on their return exchanges the code and submits the payment, then follows it to
  * settlement. Every POST carries an idempotency key kept with the payment, so a retry never pays twice, and a
- * detached JWS (PS256) of its body with the hub's signing key, as the bank requires.
+ * detached JWS (PS256) of its body with the hub's signing key, as the bank requires. Every payment belongs to the
+ * organisation that initiated it, and every read and write below names it.
  */
 export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void) {
   const ob = rt.config.openBanking;
@@ -123,35 +150,69 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
     RemittanceInformation: { Reference: p.reference, ...(p.description ? { Unstructured: p.description } : {}) },
   });
 
-  async function update(id: string, set: Partial<OutgoingPaymentRow>, event?: { type: string; payload: Record<string, unknown> }): Promise<OutgoingPaymentRow> {
+  const owned = (org: string, id: string) => and(eq(outgoingPayments.organisationId, org), eq(outgoingPayments.id, id));
+
+  /**
+   * A payment's new state and the event announcing it. The event names what finance follows a payment by (amount,
+   * reference, status, the bank's ids), never the payee's name or account.
+   */
+  async function update(org: string, id: string, set: Partial<OutgoingPaymentRow>, event?: { type: string; payload: Record<string, unknown> }): Promise<OutgoingPaymentRow> {
     return db.transaction(async (tx) => {
-      const [r] = await tx.update(outgoingPayments).set({ ...set, updatedAt: new Date() }).where(eq(outgoingPayments.id, id)).returning();
-      if (event) await tx.insert(bankingOutbox).values(outboxRow({ type: event.type, source: 'hub.banking', correlationId: r!.reference, payload: { paymentId: id, reference: r!.reference, amount: fromMinor(r!.amountMinor, r!.currency), currency: r!.currency, status: r!.status, ...event.payload } }));
+      const [r] = await tx.update(outgoingPayments).set({ ...set, updatedAt: new Date() }).where(owned(org, id)).returning();
+      if (event) {
+        await tx.insert(bankingOutbox).values(
+          outboxRow({
+            organisationId: org,
+            type: event.type,
+            source: 'hub.banking',
+            correlationId: r!.reference,
+            payload: { paymentId: id, reference: r!.reference, amount: fromMinor(r!.amountMinor, r!.currency), currency: r!.currency, status: r!.status, ...event.payload },
+          }),
+        );
+      }
       return r!;
     });
   }
 
-  async function byId(id: string): Promise<OutgoingPaymentRow> {
-    const [p] = isUuid(id) ? await db.select().from(outgoingPayments).where(eq(outgoingPayments.id, id)) : [];
+  async function byId(org: string, id: string): Promise<OutgoingPaymentRow> {
+    const [p] = isUuid(id) ? await db.select().from(outgoingPayments).where(owned(org, id)) : [];
     if (!p) throw notFound('payment', id);
     return p;
   }
 
+  /**
+   * Whose payment awaits this state. The payer's browser comes back from the bank with no hub credentials, so the
+   * state is the one thing that says which organisation's payment it completes (states are unique across them all).
+   */
+  async function stateOwner(state: string): Promise<string | undefined> {
+    const [p] = await db
+      .select({ organisationId: outgoingPayments.organisationId })
+      .from(outgoingPayments)
+      .where(and(eq(outgoingPayments.authState, state), eq(outgoingPayments.status, 'AWAITING_AUTHORISATION')));
+    return p?.organisationId;
+  }
+
   /** Asks the bank again later, so a payment reaches COMPLETED (and its event) whether or not anyone reads it. */
-  async function followSettlement(paymentId: string, attempt: number): Promise<void> {
-    await rt.jobs.send(SETTLEMENT_QUEUE, { paymentId, attempt }, { startAfter: new Date(Date.now() + settlementDelayMs(attempt)), id: deterministicUuid('settlement', paymentId, String(attempt)) });
+  async function followSettlement(org: string, paymentId: string, attempt: number): Promise<void> {
+    await rt.jobs.send<SettlementCheck>(
+      SETTLEMENT_QUEUE,
+      { organisationId: org, paymentId, attempt },
+      { startAfter: new Date(Date.now() + settlementDelayMs(attempt)), id: deterministicUuid('settlement', paymentId, String(attempt)) },
+    );
   }
 
   const api = {
     /** The settlement follow-up: one check per job, the next one queued while the bank still says it is in settlement. */
     async startWorkers() {
-      await rt.jobs.define<{ paymentId: string; attempt: number }>(SETTLEMENT_QUEUE, async ({ paymentId, attempt }) => {
-        const p = await api.get(paymentId);
-        if (p.status === 'IN_SETTLEMENT' && attempt < SETTLEMENT_CHECKS) await followSettlement(paymentId, attempt + 1);
+      await rt.jobs.define<SettlementCheck>(SETTLEMENT_QUEUE, async ({ organisationId, paymentId, attempt }) => {
+        const org = organisationId ?? DEFAULT_ORGANISATION;
+        const p = await api.get(org, paymentId);
+        if (p.status === 'IN_SETTLEMENT' && attempt < SETTLEMENT_CHECKS) await followSettlement(org, paymentId, attempt + 1);
       });
     },
 
-    async initiate(input: InitiatePaymentInput, actor: string) {
+    async initiate(caller: Principal, input: InitiatePaymentInput) {
+      const org = caller.organisationId;
       if (!ob.baseUrl || !ob.redirectUri) throw badInput('no bank is configured for payments (OPEN_BANKING_BASE_URL)', { field: 'OPEN_BANKING_BASE_URL' });
       const currency = input.currency ?? 'GBP';
       if (currency !== 'GBP') throw badInput('domestic payments are in GBP', { field: 'currency' });
@@ -167,6 +228,7 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
       const [p] = await db
         .insert(outgoingPayments)
         .values({
+          organisationId: org,
           id: randomUUID(),
           reference: input.reference,
           amountMinor,
@@ -178,36 +240,45 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
           status: 'CREATING_CONSENT',
           consentIdempotencyKey: randomUUID(),
           paymentIdempotencyKey: randomUUID(),
-          createdBy: actor,
+          createdBy: caller.client,
         })
         .returning();
       let res: OutboundResponse;
       try {
         res = await call('POST', '/domestic-payment-consents', await clientToken(), { body: { Data: { Initiation: initiation(p!) }, Risk: {} }, idempotencyKey: p!.consentIdempotencyKey });
       } catch (err) {
-        await update(p!.id, { status: 'FAILED', error: `no answer from the bank: ${(err as Error).message}` });
+        await update(org, p!.id, { status: 'FAILED', error: `no answer from the bank: ${(err as Error).message}` });
         throw err;
       }
       if (res.status !== 201) {
         const e = bankError(res);
-        await update(p!.id, { status: 'FAILED', error: e.message });
+        await update(org, p!.id, { status: 'FAILED', error: e.message });
         throw e;
       }
       const consentId = res.json<{ Data: { ConsentId: string } }>().Data.ConsentId;
       const authState = randomBytes(24).toString('base64url');
-      const row = await update(p!.id, { status: 'AWAITING_AUTHORISATION', consentId, authState }, { type: 'bank.payment_initiated', payload: { consentId, createdBy: actor } });
+      const row = await update(org, p!.id, { status: 'AWAITING_AUTHORISATION', consentId, authState }, { type: 'bank.payment_initiated', payload: { consentId, createdBy: caller.client } });
       kick();
       const url = new URL(`${ob.baseUrl}/authorize`);
       url.search = new URLSearchParams({ response_type: 'code', client_id: ob.clientId ?? '', redirect_uri: ob.redirectUri, scope: 'openid payments', state: authState, consent_id: consentId }).toString();
       return { payment: row, authorizeUrl: url.toString() };
     },
 
-    /** The payer came back from the bank: with a code (submit the payment) or with a refusal. */
-    async complete(a: { state: string; code?: string | null; error?: string | null }) {
-      const [p] = await db.select().from(outgoingPayments).where(and(eq(outgoingPayments.authState, a.state), eq(outgoingPayments.status, 'AWAITING_AUTHORISATION')));
+    /**
+     * The payer came back from the bank: with a code (submit the payment) or with a refusal. It completes the payment
+     * of the organisation that initiated it: the callback (a service principal of no organisation) for whichever that
+     * is, any other caller only for its own; another organisation's state is unknown to it and stays usable.
+     */
+    async complete(caller: Principal, a: { state: string; code?: string | null; error?: string | null }) {
+      const owner = await stateOwner(a.state);
+      const [p] =
+        owner !== undefined && mayComplete(caller, owner)
+          ? await db.select().from(outgoingPayments).where(and(eq(outgoingPayments.organisationId, owner), eq(outgoingPayments.authState, a.state), eq(outgoingPayments.status, 'AWAITING_AUTHORISATION')))
+          : [];
       if (!p) throw badInput('unknown or used state: this authorisation is not awaited', { field: 'state' });
+      const org = p.organisationId;
       if (a.error || !a.code) {
-        const row = await update(p.id, { status: 'REJECTED', authState: null, error: `the payer did not authorise the payment at the bank (${a.error ?? 'no code'})` }, { type: 'bank.payment_rejected', payload: { reason: a.error ?? 'no code' } });
+        const row = await update(org, p.id, { status: 'REJECTED', authState: null, error: `the payer did not authorise the payment at the bank (${a.error ?? 'no code'})` }, { type: 'bank.payment_rejected', payload: { reason: a.error ?? 'no code' } });
         kick();
         return row;
       }
@@ -215,7 +286,7 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
       const [claimed] = await db
         .update(outgoingPayments)
         .set({ status: 'SUBMITTING', authState: null, updatedAt: new Date() })
-        .where(and(eq(outgoingPayments.id, p.id), eq(outgoingPayments.status, 'AWAITING_AUTHORISATION')))
+        .where(and(owned(org, p.id), eq(outgoingPayments.status, 'AWAITING_AUTHORISATION')))
         .returning();
       if (!claimed) throw conflict('this payment is being submitted already', { paymentId: p.id });
       try {
@@ -224,35 +295,35 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
         if (res.status !== 201) throw bankError(res);
         const d = res.json<{ Data: { DomesticPaymentId: string; Status: string } }>().Data;
         const status = SETTLEMENT[d.Status] ?? 'IN_SETTLEMENT';
-        const row = await update(p.id, { status, bankPaymentId: d.DomesticPaymentId, error: status === 'REJECTED' ? 'the bank rejected the payment' : null }, { type: status === 'REJECTED' ? 'bank.payment_rejected' : 'bank.payment_submitted', payload: { bankPaymentId: d.DomesticPaymentId, bankStatus: d.Status } });
+        const row = await update(org, p.id, { status, bankPaymentId: d.DomesticPaymentId, error: status === 'REJECTED' ? 'the bank rejected the payment' : null }, { type: status === 'REJECTED' ? 'bank.payment_rejected' : 'bank.payment_submitted', payload: { bankPaymentId: d.DomesticPaymentId, bankStatus: d.Status } });
         kick();
-        if (status === 'IN_SETTLEMENT') await followSettlement(p.id, 1);
+        if (status === 'IN_SETTLEMENT') await followSettlement(org, p.id, 1);
         return row;
       } catch (err) {
-        await update(p.id, { status: 'FAILED', error: (err as Error).message });
+        await update(org, p.id, { status: 'FAILED', error: (err as Error).message });
         throw err;
       }
     },
 
     /** A payment, its settlement status asked of the bank while it is in flight. */
-    async get(id: string) {
-      const p = await byId(id);
+    async get(org: string, id: string) {
+      const p = await byId(org, id);
       if (p.status !== 'IN_SETTLEMENT' || !p.bankPaymentId) return p;
       const res = await call('GET', `/domestic-payments/${encodeURIComponent(p.bankPaymentId)}`, await clientToken());
       if (res.status !== 200) return p; // the stored status stands; the next read asks again
       const bankStatus = res.json<{ Data: { Status: string } }>().Data.Status;
       const status = SETTLEMENT[bankStatus] ?? p.status;
       if (status === p.status) return p;
-      const row = await update(p.id, { status }, { type: status === 'COMPLETED' ? 'bank.payment_completed' : 'bank.payment_rejected', payload: { bankPaymentId: p.bankPaymentId, bankStatus } });
+      const row = await update(org, p.id, { status }, { type: status === 'COMPLETED' ? 'bank.payment_completed' : 'bank.payment_rejected', payload: { bankPaymentId: p.bankPaymentId, bankStatus } });
       kick();
       return row;
     },
 
-    list: (status: string | null | undefined) =>
+    list: (org: string, status: string | null | undefined) =>
       db
         .select()
         .from(outgoingPayments)
-        .where(status ? eq(outgoingPayments.status, status) : undefined)
+        .where(and(eq(outgoingPayments.organisationId, org), status ? eq(outgoingPayments.status, status) : undefined))
         .orderBy(desc(outgoingPayments.createdAt)),
   };
   return api;

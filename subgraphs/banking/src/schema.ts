@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { loaderFor, rowsById, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import { loaderFor, organisationOf, principalOf, rowsById, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
 import { money } from './money.ts';
 import { createBankingService, type BankingService, type ExpectPaymentInput } from './service.ts';
 import type { EntryRow, ExpectedPaymentRow, StatementRow } from './store.ts';
@@ -11,34 +11,41 @@ export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.me
 
 const grouped = <T>(rows: T[], key: (r: T) => string | null, ids: readonly string[]) => ids.map((id) => rows.filter((r) => key(r) === id));
 
+const orNullWhenNotFound = <T>(p: Promise<T>) => p.catch((e: { code?: string }) => (e.code === 'NOT_FOUND' ? null : Promise.reject(e)));
+
+// Every read names the caller's organisation (loaders too: one per request, so one caller's): another organisation's
+// id finds nothing.
 function resolvers(service: BankingService) {
-  const payments = (ctx: RequestContext) => loaderFor(ctx, 'banking.payments', async (ids: readonly string[]) => rowsById(await service.paymentsByIds(ids), ids));
+  const payments = (ctx: RequestContext) => loaderFor(ctx, 'banking.payments', async (ids: readonly string[]) => rowsById(await service.paymentsByIds(organisationOf(ctx), ids), ids));
   return {
     DateTime: scalarResolvers.DateTime,
     Query: {
-      bankStatements: (_: unknown, a: { account?: string | null; first: number }) => service.statements(a.account, a.first),
-      bankStatement: (_: unknown, a: { id: string }) => service.statement(a.id),
-      expectedPayments: (_: unknown, a: { status?: string | null }) => service.payments(a.status),
-      unmatchedBankCredits: (_: unknown, a: { account?: string | null }) => service.unmatched(a.account),
-      outgoingPayment: (_: unknown, a: { id: string }) => service.outgoing.get(a.id).catch((e: { code?: string }) => (e.code === 'NOT_FOUND' ? null : Promise.reject(e))),
-      outgoingPayments: (_: unknown, a: { status?: string | null }) => service.outgoing.list(a.status),
+      bankStatements: (_: unknown, a: { account?: string | null; first: number }, ctx: RequestContext) => service.statements(organisationOf(ctx), a.account, a.first),
+      bankStatement: (_: unknown, a: { id: string }, ctx: RequestContext) => service.statement(organisationOf(ctx), a.id),
+      expectedPayments: (_: unknown, a: { status?: string | null }, ctx: RequestContext) => service.payments(organisationOf(ctx), a.status),
+      unmatchedBankCredits: (_: unknown, a: { account?: string | null }, ctx: RequestContext) => service.unmatched(organisationOf(ctx), a.account),
+      outgoingPayment: (_: unknown, a: { id: string }, ctx: RequestContext) => orNullWhenNotFound(service.outgoing.get(organisationOf(ctx), a.id)),
+      outgoingPayments: (_: unknown, a: { status?: string | null }, ctx: RequestContext) => service.outgoing.list(organisationOf(ctx), a.status),
     },
     Mutation: {
-      importBankStatement: (_: unknown, a: { xml: string }, ctx: RequestContext) => service.importStatement(a.xml, ctx.actor ?? 'anonymous'),
-      expectPayment: (_: unknown, a: { input: ExpectPaymentInput }) => service.expectPayment(a.input),
-      initiatePayment: (_: unknown, a: { input: InitiatePaymentInput }, ctx: RequestContext) => service.outgoing.initiate(a.input, ctx.actor ?? 'anonymous'),
-      completePaymentAuthorisation: (_: unknown, a: { state: string; code?: string | null; error?: string | null }) => service.outgoing.complete(a),
+      importBankStatement: (_: unknown, a: { xml: string }, ctx: RequestContext) => {
+        const p = principalOf(ctx);
+        return service.importStatement(p.organisationId, a.xml, p.client);
+      },
+      expectPayment: (_: unknown, a: { input: ExpectPaymentInput }, ctx: RequestContext) => service.expectPayment(organisationOf(ctx), a.input),
+      initiatePayment: (_: unknown, a: { input: InitiatePaymentInput }, ctx: RequestContext) => service.outgoing.initiate(principalOf(ctx), a.input),
+      completePaymentAuthorisation: (_: unknown, a: { state: string; code?: string | null; error?: string | null }, ctx: RequestContext) => service.outgoing.complete(principalOf(ctx), a),
     },
     OutgoingPayment: {
-      __resolveReference: (ref: { id: string }) => service.outgoing.get(ref.id),
+      __resolveReference: (ref: { id: string }, ctx: RequestContext) => orNullWhenNotFound(service.outgoing.get(organisationOf(ctx), ref.id)),
       amount: (p: OutgoingPaymentRow) => money(p.amountMinor, p.currency),
     },
     BankStatement: {
-      __resolveReference: async (ref: { id: string }) => service.statement(ref.id),
+      __resolveReference: async (ref: { id: string }, ctx: RequestContext) => service.statement(organisationOf(ctx), ref.id),
       openingBalance: (s: StatementRow) => (s.openingMinor == null ? null : money(s.openingMinor, s.balanceCurrency!)),
       closingBalance: (s: StatementRow) => (s.closingMinor == null ? null : money(s.closingMinor, s.balanceCurrency!)),
       entries: (s: StatementRow, _: unknown, ctx: RequestContext) =>
-        loaderFor(ctx, 'banking.entries', async (ids: readonly string[]) => grouped(await service.entriesOf(ids), (e) => e.statementId, ids)).load(s.id),
+        loaderFor(ctx, 'banking.entries', async (ids: readonly string[]) => grouped(await service.entriesOf(organisationOf(ctx), ids), (e) => e.statementId, ids)).load(s.id),
       duplicate: (s: StatementRow & { duplicate?: boolean }) => s.duplicate ?? false,
       matchedPayments: (s: StatementRow & { matchedPayments?: number }) => s.matchedPayments ?? 0,
     },
@@ -51,7 +58,7 @@ function resolvers(service: BankingService) {
       amount: (p: ExpectedPaymentRow) => money(p.amountMinor, p.currency),
       received: (p: ExpectedPaymentRow) => money(p.receivedMinor, p.currency),
       entries: (p: ExpectedPaymentRow, _: unknown, ctx: RequestContext) =>
-        loaderFor(ctx, 'banking.paymentEntries', async (ids: readonly string[]) => grouped(await service.entriesFor(ids), (e) => e.expectedPaymentId, ids)).load(p.id),
+        loaderFor(ctx, 'banking.paymentEntries', async (ids: readonly string[]) => grouped(await service.entriesFor(organisationOf(ctx), ids), (e) => e.expectedPaymentId, ids)).load(p.id),
     },
   };
 }

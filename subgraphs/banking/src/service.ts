@@ -22,6 +22,8 @@ export function createBankingService(rt: HubRuntime, publisher: () => EventPubli
   const log = rt.log.child({ subgraph: 'banking' });
   const relay = createOutboxRelay({ name: 'banking', db: rt.database.db, table: bankingOutbox, publisher, log });
 
+  // What a finance reader of the events needs to follow money by: ids, references, amounts, statuses. Never the payer's
+  // or counterparty's name or account, nor the remittance text, which stay in the hub's tables.
   const announce = {
     imported: (s: StatementRow, matched: number) => ({
       type: 'bank.statement_imported',
@@ -41,38 +43,38 @@ export function createBankingService(rt: HubRuntime, publisher: () => EventPubli
   return {
     outgoing: payments,
     /** Imports every statement of a camt.053 message (all or none: a bad one stops the import before anything is kept). */
-    async importStatement(xml: string, actor: string) {
+    async importStatement(org: string, xml: string, actor: string) {
       const { statements } = readCamt053(xml);
       const out = [];
       for (const s of statements) {
-        const r = await store.importStatement(s, actor, announce);
+        const r = await store.importStatement(org, s, actor, announce);
         out.push({ ...r.statement, duplicate: r.duplicate, matchedPayments: r.matched });
       }
       relay.kick();
       return out;
     },
 
-    async expectPayment(input: ExpectPaymentInput) {
+    async expectPayment(org: string, input: ExpectPaymentInput) {
       const reference = input.reference.trim();
       if (!REFERENCE.test(reference)) throw badInput('reference must be 3 to 35 letters, digits or / . _ - (what the payer quotes: it travels in the bank payment)', { field: 'reference' });
       const amountMinor = toMinor(input.amount, input.currency, 'amount');
       if (amountMinor <= 0n) throw badInput('amount must be more than zero', { field: 'amount' });
       if (input.dueDate != null && (!/^\d{4}-\d{2}-\d{2}$/.test(input.dueDate) || Number.isNaN(Date.parse(input.dueDate)))) throw badInput('dueDate must be a date such as 2026-01-31', { field: 'dueDate' });
-      const row = await store.expect({ id: randomUUID(), reference, amountMinor, currency: input.currency, payer: input.payer ?? null, dueDate: input.dueDate ?? null, description: input.description ?? null });
+      const row = await store.expect(org, { id: randomUUID(), reference, amountMinor, currency: input.currency, payer: input.payer ?? null, dueDate: input.dueDate ?? null, description: input.description ?? null });
       if (!row) throw conflict(`a payment with reference ${reference} is already expected`, { field: 'reference' });
       return row;
     },
 
-    statements: (account: string | null | undefined, first: number) => {
+    statements: (org: string, account: string | null | undefined, first: number) => {
       if (first < 1 || first > 500) throw badInput('first must be 1 to 500', { field: 'first' });
-      return store.statements(account, first);
+      return store.statements(org, account, first);
     },
-    statement: (id: string) => (isUuid(id) ? store.statement(id).then((r) => r ?? null) : null),
+    statement: (org: string, id: string) => (isUuid(id) ? store.statement(org, id).then((r) => r ?? null) : null),
     entriesOf: store.entriesOf,
     entriesFor: store.entriesFor,
     paymentsByIds: store.paymentsByIds,
-    unmatched: async (account: string | null | undefined) => (await store.unmatched(account)).map((r) => r.e),
-    payments: (status: string | null | undefined) => store.payments(status),
+    unmatched: async (org: string, account: string | null | undefined) => (await store.unmatched(org, account)).map((r) => r.e),
+    payments: (org: string, status: string | null | undefined) => store.payments(org, status),
     start: async () => {
       relay.start();
       await payments.startWorkers();

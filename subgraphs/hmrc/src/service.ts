@@ -4,10 +4,10 @@ import {
   badInput,
   conflict,
   createOutboxRelay,
+  DEFAULT_ORGANISATION,
   deterministicUuid,
   forbidden,
   HubError,
-
   rateLimited,
   unauthenticated,
   upstreamUnavailable,
@@ -15,6 +15,7 @@ import {
   type EventPublisher,
   type HubRuntime,
   type OutboundResponse,
+  type Principal,
 } from '@hub/runtime';
 import { VAT_ACCEPT, VAT_SCOPES } from './environments.ts';
 import { createFraudHeaders } from './fraud-headers.ts';
@@ -38,6 +39,28 @@ interface Tokens {
   access: string;
   refresh: string;
 }
+
+/** Who started a sign-in, kept with its state: the callback completes it for this organisation, never another. */
+interface StartedBy {
+  organisationId: string;
+  client: string;
+}
+
+function readState(raw: string | null): StartedBy | undefined {
+  if (!raw) return undefined;
+  try {
+    const s = JSON.parse(raw) as Partial<StartedBy>;
+    return typeof s.organisationId === 'string' && typeof s.client === 'string' ? { organisationId: s.organisationId, client: s.client } : undefined;
+  } catch {
+    return undefined; // a state kept before organisations: its sign-in is started again
+  }
+}
+
+/**
+ * The caller may complete a state its organisation started. The browser HMRC sends back carries no hub credentials:
+ * the gateway gives the callback a service principal of no organisation, and the state alone says whose it is.
+ */
+const mayComplete = (caller: Principal, started: StartedBy) => caller.organisationId === started.organisationId || (caller.service === true && caller.organisationId === '');
 
 /** Amounts travel as decimal strings ("1234.56") and are checked in pence, never as binary fractions. */
 function pence(value: string, box: string, whole: boolean): number {
@@ -76,14 +99,17 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
     return { tokens: { access: t.access_token, refresh: t.refresh_token }, scope: t.scope ?? VAT_SCOPES, expiresAt: new Date(Date.now() + t.expires_in * 1000) };
   }
 
-  const open = (g: GrantRow) => rt.vault.openJson<Tokens>(g.sealed, `hmrc:${g.id}`);
-  const seal = (t: Tokens) => {
-    const sealed = rt.vault.seal(t, `hmrc:${GRANT}`);
+  // Sealed for its organisation and name, so a sealed grant copied to another organisation's row does not open. The
+  // default organisation keeps the name alone, the context its grant was sealed under before organisations.
+  const context = (org: string, id: string) => (org === DEFAULT_ORGANISATION ? `hmrc:${id}` : `hmrc:${org}:${id}`);
+  const open = (g: GrantRow) => rt.vault.openJson<Tokens>(g.sealed, context(g.organisationId, g.id));
+  const seal = (org: string, t: Tokens) => {
+    const sealed = rt.vault.seal(t, context(org, GRANT));
     return { sealed, keyId: sealed.split('.')[1]! };
   };
 
-  async function currentGrant(): Promise<GrantRow> {
-    const g = await store.grant(GRANT);
+  async function currentGrant(org: string): Promise<GrantRow> {
+    const g = await store.grant(org, GRANT);
     if (!g) throw unauthenticated('the hub is not authorised at HMRC: an operator runs startHmrcAuthorisation and signs in with the Government Gateway', { system: 'hmrc' });
     return g;
   }
@@ -92,35 +118,35 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
    * A usable access token, refreshed when it is about to expire. Refresh tokens rotate at HMRC, so when two
    * processes refresh at once one of them is refused: it then takes the tokens the other one stored.
    */
-  async function accessToken(force = false): Promise<string> {
-    const g = await currentGrant();
+  async function accessToken(org: string, force = false): Promise<string> {
+    const g = await currentGrant(org);
     if (!force && g.accessExpiresAt.getTime() - Date.now() > REFRESH_MARGIN_MS) return open(g).access;
     const refreshed = await tokenRequest({ grant_type: 'refresh_token', refresh_token: open(g).refresh });
     if (!refreshed) {
-      const now = await currentGrant();
+      const now = await currentGrant(org);
       if (now.sealed !== g.sealed) return open(now).access;
-      await store.removeGrant(GRANT);
+      await store.removeGrant(org, GRANT);
       throw unauthenticated('the HMRC authorisation has expired or was withdrawn: run startHmrcAuthorisation again', { system: 'hmrc' });
     }
-    const next = { ...seal(refreshed.tokens), scope: refreshed.scope, accessExpiresAt: refreshed.expiresAt, refreshedAt: new Date() };
-    if (!(await store.replaceTokens(GRANT, g.sealed, next))) return open(await currentGrant()).access;
+    const next = { ...seal(org, refreshed.tokens), scope: refreshed.scope, accessExpiresAt: refreshed.expiresAt, refreshedAt: new Date() };
+    if (!(await store.replaceTokens(org, GRANT, g.sealed, next))) return open(await currentGrant(org)).access;
     return refreshed.tokens.access;
   }
 
-  /** One VAT API call: the version's Accept header, the bearer token (refreshed once on 401), the fraud headers. */
-  async function vat(method: 'GET' | 'POST', path: string, actor: string, o: { body?: object; scenario?: string } = {}): Promise<OutboundResponse> {
+  /** One VAT API call with the caller's organisation's grant: the version's Accept header, the bearer token (refreshed once on 401), the fraud headers. */
+  async function vat(method: 'GET' | 'POST', path: string, p: Principal, o: { body?: object; scenario?: string } = {}): Promise<OutboundResponse> {
     const send = async (token: string) => {
       await takeSlot();
       return rt.http.request('hmrc.vat', {
         method,
         url: `${baseUrl}${path}`,
-        headers: { accept: VAT_ACCEPT, authorization: `Bearer ${token}`, ...fraud(actor), ...(o.scenario && simulated ? { 'Gov-Test-Scenario': o.scenario } : {}) },
+        headers: { accept: VAT_ACCEPT, authorization: `Bearer ${token}`, ...fraud(p.client), ...(o.scenario && simulated ? { 'Gov-Test-Scenario': o.scenario } : {}) },
         body: o.body,
         timeoutMs: cfg.timeoutMs,
       });
     };
-    let res = await send(await accessToken());
-    if (res.status === 401) res = await send(await accessToken(true));
+    let res = await send(await accessToken(p.organisationId));
+    if (res.status === 401) res = await send(await accessToken(p.organisationId, true));
     return res;
   }
 
@@ -165,8 +191,8 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
 
   const service = {
     simulated,
-    async connection() {
-      const g = await store.grant(GRANT);
+    async connection(org: string) {
+      const g = await store.grant(org, GRANT);
       return {
         environment: cfg.environment,
         simulated,
@@ -179,53 +205,60 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
     },
 
     /** Where to send the operator to sign in at HMRC; `state` ties their return to this request (10 minutes, once). */
-    async startAuthorisation(actor: string) {
+    async startAuthorisation(p: Principal) {
       if (!cfg.redirectUri) throw badInput('HMRC_REDIRECT_URI is not configured: HMRC needs to know where to send the user back', { field: 'HMRC_REDIRECT_URI' });
       const state = randomBytes(24).toString('base64url');
-      await rt.kv.set(`hmrc:oauth-state:${state}`, actor, STATE_TTL_SECONDS);
+      const started: StartedBy = { organisationId: p.organisationId, client: p.client };
+      await rt.kv.set(`hmrc:oauth-state:${state}`, JSON.stringify(started), STATE_TTL_SECONDS);
       const url = new URL(`${baseUrl}/oauth/authorize`);
       url.search = new URLSearchParams({ response_type: 'code', client_id: cfg.clientId ?? '', scope: VAT_SCOPES, state, redirect_uri: cfg.redirectUri }).toString();
       return { authorizeUrl: url.toString(), state, expiresAt: new Date(Date.now() + STATE_TTL_SECONDS * 1000) };
     },
 
-    /** Exchanges the code HMRC sent back for tokens, kept sealed; the state must be one this hub issued. */
-    async completeAuthorisation(code: string, state: string) {
-      const startedBy = await rt.kv.get(`hmrc:oauth-state:${state}`);
-      if (!startedBy) throw badInput('unknown or expired state: start the authorisation again', { field: 'state' });
+    /**
+     * Exchanges the code HMRC sent back for tokens, kept sealed, as the grant of the organisation that started the
+     * sign-in; the state must be one this hub issued. Another organisation's state is unknown to the caller, and stays
+     * usable by its own.
+     */
+    async completeAuthorisation(caller: Principal, code: string, state: string) {
+      const started = readState(await rt.kv.get(`hmrc:oauth-state:${state}`));
+      if (!started || !mayComplete(caller, started)) throw badInput('unknown or expired state: start the authorisation again', { field: 'state' });
       await rt.kv.del(`hmrc:oauth-state:${state}`);
+      const org = started.organisationId;
       const t = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: cfg.redirectUri ?? '' });
       if (!t) throw badInput('HMRC did not accept the authorisation code (used already, or expired): start the authorisation again', { field: 'code' });
       const now = new Date();
       await store.saveGrant(
-        { id: GRANT, ...seal(t.tokens), scope: t.scope, accessExpiresAt: t.expiresAt, grantedAt: now, grantedBy: startedBy, refreshedAt: null },
-        { type: 'hmrc.authorised', source: 'hub.hmrc', payload: { scopes: t.scope.split(' '), grantedBy: startedBy, environment: cfg.environment } },
+        org,
+        { id: GRANT, ...seal(org, t.tokens), scope: t.scope, accessExpiresAt: t.expiresAt, grantedAt: now, grantedBy: started.client, refreshedAt: null },
+        { type: 'hmrc.authorised', source: 'hub.hmrc', payload: { scopes: t.scope.split(' '), grantedBy: started.client, environment: cfg.environment } },
       );
       relay.kick();
-      return service.connection();
+      return service.connection(org);
     },
 
-    async disconnect(actor: string) {
-      await store.removeGrant(GRANT);
-      log.info({ actor }, 'HMRC authorisation removed');
-      return service.connection();
+    async disconnect(p: Principal) {
+      await store.removeGrant(p.organisationId, GRANT);
+      log.info({ actor: p.client, organisationId: p.organisationId }, 'HMRC authorisation removed');
+      return service.connection(p.organisationId);
     },
 
-    async obligations(vrn: string, q: { from: string; to: string; status?: 'OPEN' | 'FULFILLED' | null; scenario?: string | null }, actor: string) {
+    async obligations(p: Principal, vrn: string, q: { from: string; to: string; status?: 'OPEN' | 'FULFILLED' | null; scenario?: string | null }) {
       checkVrn(vrn);
       for (const [f, v] of [['from', q.from], ['to', q.to]] as const) if (!DATE.test(v) || Number.isNaN(Date.parse(v))) throw badInput(`${f} must be a date such as 2025-04-01`, { field: f });
       if (q.from > q.to) throw badInput('from must not be after to', { field: 'from' });
       const params = new URLSearchParams({ from: q.from, to: q.to, ...(q.status ? { status: q.status === 'OPEN' ? 'O' : 'F' } : {}) });
-      const res = await vat('GET', `/organisations/vat/${vrn}/obligations?${params}`, actor, { scenario: q.scenario ?? undefined });
+      const res = await vat('GET', `/organisations/vat/${vrn}/obligations?${params}`, p, { scenario: q.scenario ?? undefined });
       if (res.status === 404) return [];
       if (res.status !== 200) throw hmrcError(res);
       const body = res.json<{ obligations: Array<{ periodKey: string; start: string; end: string; due: string; status: 'O' | 'F'; received?: string }> }>();
       return body.obligations.map((o) => ({ ...o, status: o.status === 'F' ? 'FULFILLED' : 'OPEN', received: o.received ?? null }));
     },
 
-    async viewReturn(vrn: string, periodKey: string, actor: string) {
+    async viewReturn(p: Principal, vrn: string, periodKey: string) {
       checkVrn(vrn);
       if (!PERIOD_KEY.test(periodKey)) throw badInput('periodKey must be the 4 characters of an obligation', { field: 'periodKey' });
-      const res = await vat('GET', `/organisations/vat/${vrn}/returns/${encodeURIComponent(periodKey)}`, actor);
+      const res = await vat('GET', `/organisations/vat/${vrn}/returns/${encodeURIComponent(periodKey)}`, p);
       if (res.status === 404) return null;
       if (res.status !== 200) throw hmrcError(res);
       const r = res.json<Record<string, unknown>>();
@@ -239,18 +272,21 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
      * got no answer, the retry is answered DUPLICATE_SUBMISSION if HMRC had in fact accepted it: the return is then
      * read back, and recorded as accepted if it is the one sent.
      */
-    async submitReturn(vrn: string, input: VatReturnInput, actor: string) {
+    async submitReturn(p: Principal, vrn: string, input: VatReturnInput) {
       checkVrn(vrn);
       const body = checkReturn(input);
-      let existing = await store.submission(vrn, input.periodKey);
+      const org = p.organisationId;
+      const actor = p.client;
+      let existing = await store.submission(org, vrn, input.periodKey);
       if (existing?.status === 'ACCEPTED') return shape(existing, true);
       // Several times the whole call's timeout, retries included: a submission still SENDING then was orphaned.
-      if (existing?.status === 'SENDING' && (await store.expireSending(vrn, input.periodKey, new Date(Date.now() - 10 * cfg.timeoutMs)))) {
-        existing = await store.submission(vrn, input.periodKey);
+      if (existing?.status === 'SENDING' && (await store.expireSending(org, vrn, input.periodKey, new Date(Date.now() - 10 * cfg.timeoutMs)))) {
+        existing = await store.submission(org, vrn, input.periodKey);
       }
       if (existing?.status === 'SENDING') throw conflict(`a return for ${input.periodKey} is being submitted right now`, { periodKey: input.periodKey });
-      const claimed = existing ? await store.retryFailed(vrn, input.periodKey, body, actor) : await store.claimSubmission({ vrn, periodKey: input.periodKey, body, submittedBy: actor });
+      const claimed = existing ? await store.retryFailed(org, vrn, input.periodKey, body, actor) : await store.claimSubmission(org, { vrn, periodKey: input.periodKey, body, submittedBy: actor });
       if (!claimed) throw conflict(`a return for ${input.periodKey} is being submitted right now`, { periodKey: input.periodKey });
+      // What a finance reader of the event needs to follow up the return; the boxes stay in the hub's table.
       const announce = (receipt: Record<string, unknown>) => ({
         type: 'hmrc.vat.return_submitted',
         source: 'hub.hmrc',
@@ -258,33 +294,33 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
       });
       let res: OutboundResponse;
       try {
-        res = await vat('POST', `/organisations/vat/${vrn}/returns`, actor, { body });
+        res = await vat('POST', `/organisations/vat/${vrn}/returns`, p, { body });
       } catch (err) {
-        await store.fail(vrn, input.periodKey, `no answer from HMRC: ${(err as Error).message}`);
+        await store.fail(org, vrn, input.periodKey, `no answer from HMRC: ${(err as Error).message}`);
         throw err;
       }
       if (res.status === 201 || res.status === 200) {
         const receipt = res.json<Record<string, unknown>>();
-        const row = await store.complete(vrn, input.periodKey, receipt, res.headers['x-correlationid'] ?? null, announce(receipt));
+        const row = await store.complete(org, vrn, input.periodKey, receipt, res.headers['x-correlationid'] ?? null, announce(receipt));
         relay.kick();
         return shape(row, false);
       }
       const error = hmrcError(res);
       if (error.details?.hmrcCode === 'DUPLICATE_SUBMISSION' && existing?.error?.startsWith('no answer')) {
-        const filed = await service.viewReturn(vrn, input.periodKey, actor);
+        const filed = await service.viewReturn(p, vrn, input.periodKey);
         const same = filed && PENCE_BOXES.every((b) => Number(filed[b]) === body[b]) && POUND_BOXES.every((b) => Number(filed[b]) === body[b]);
         if (same) {
-          const row = await store.complete(vrn, input.periodKey, { confirmedBy: 'read-back', processingDate: filed.processingDate ?? null }, null, announce({}));
+          const row = await store.complete(org, vrn, input.periodKey, { confirmedBy: 'read-back', processingDate: filed.processingDate ?? null }, null, announce({}));
           relay.kick();
           return shape(row, true);
         }
       }
-      await store.fail(vrn, input.periodKey, error.message);
+      await store.fail(org, vrn, input.periodKey, error.message);
       throw error;
     },
 
-    async submissions(vrn: string) {
-      return (await store.submissions(checkVrn(vrn))).map((s) => shape(s, false));
+    async submissions(org: string, vrn: string) {
+      return (await store.submissions(org, checkVrn(vrn))).map((s) => shape(s, false));
     },
 
     start: async () => relay.start(),
