@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
-import { badInput, isHubError, type Logger } from '@hub/runtime';
+import { badInput, decodePrincipal, isHubError, type Logger } from '@hub/runtime';
 import { parseFromSequence, type EventFilter, type EventRow, type EventStreamSource } from '@hub/subgraph-events';
+import { PRINCIPAL_HEADER } from './auth.ts';
 import { parseEventFilter } from './rest.ts';
 
 export const EVENT_STREAM_PATH = '/api/integration/events/stream';
@@ -21,6 +22,7 @@ export function toEventJson(e: EventRow) {
     causationId: e.causationId ?? null,
     metadata: e.metadata,
     status: e.status,
+    publisher: e.publisher ?? null,
   };
 }
 
@@ -58,6 +60,13 @@ export function createEventStream(o: EventStreamOptions) {
     }
     if (!o.events || o.shutdown?.aborted) {
       sendError(res, 503, 'UPSTREAM_UNAVAILABLE', o.events ? 'this hub process is shutting down' : 'this hub process does not serve the events subgraph, so it cannot stream events');
+      return;
+    }
+    // The HTTP server authenticated the caller and put its principal here (a caller's own header is dropped first):
+    // the stream carries only what that caller may read.
+    const principal = decodePrincipal(req.headers[PRINCIPAL_HEADER] as string | undefined);
+    if (!principal) {
+      sendError(res, 401, 'UNAUTHENTICATED', 'no authenticated caller reached the event stream', undefined, { 'www-authenticate': 'Bearer realm="care-home-integration-hub"' });
       return;
     }
     let filter: EventFilter;
@@ -115,7 +124,7 @@ export function createEventStream(o: EventStreamOptions) {
       if (!res.writableNeedDrain) void write(': keep-alive\n\n');
     }, KEEP_ALIVE_MS);
     try {
-      for await (const e of o.events.stream(filter, from, ac.signal)) {
+      for await (const e of o.events.stream(principal, filter, from, ac.signal)) {
         if (!(await write(frame(e)))) break;
       }
     } catch (err) {

@@ -13,7 +13,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { isHubError, toGraphQLError, type Logger } from '@hub/runtime';
+import { isHubError, toGraphQLError, unauthenticated, type Logger, type RequestContext } from '@hub/runtime';
 import { assertScope, CLIENT_HEADER, type Authenticator, type Identity } from './auth.ts';
 import { parseFromSequence, type EventFilter, type EventStreamSource } from '@hub/subgraph-events';
 
@@ -125,9 +125,12 @@ export function attachSubscriptions(server: Server, yoga: YogaServerInstance<any
         } catch (err) {
           return errorResult(err);
         }
+        // The connection's principal (from the identity it proved in onConnect): the stream carries only what it may read.
+        const principal = (a.contextValue as RequestContext).principal;
+        if (!principal) return errorResult(unauthenticated('the connection has no authenticated caller'));
         const document = perEventQuery(a.document, op, field);
         return abortable(async function* (signal) {
-          for await (const e of events.stream(filter, from, signal)) {
+          for await (const e of events.stream(principal, filter, from, signal)) {
             yield (await a.rootValue.enveloped.execute({ ...a, document, variableValues: { ...a.variableValues, [EVENT_ID]: e.id } })) as ExecutionResult;
           }
         });

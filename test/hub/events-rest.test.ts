@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph } from '@hub/gateway';
+import { print } from 'graphql';
+import { DEFAULT_ORGANISATION, internalFetch, parseInternalKeys, SCOPES } from '@hub/runtime';
 import { typeDefs as eventsTypeDefs } from '@hub/subgraph-events';
-import { backend, eventually, startTestHub, type TestHub } from '../support/hub.ts';
+import { backend, eventually, startTestHub, TEST_INTERNAL_KEYS, type TestHub } from '../support/hub.ts';
 import { collect, wsClient } from '../support/ws.ts';
 import { EventsDocument, PublishEventDocument } from '../generated/graphql.ts';
 
@@ -20,7 +22,7 @@ afterAll(async () => {
 const PUBLISH = '/api/integration/events/publish';
 const HISTORY = '/api/integration/events/history';
 const STREAM = '/api/integration/events/stream';
-const EVENT_FIELDS = ['id', 'sequence', 'type', 'source', 'destination', 'payload', 'timestamp', 'correlationId', 'causationId', 'metadata', 'status'];
+const EVENT_FIELDS = ['id', 'sequence', 'type', 'source', 'destination', 'payload', 'timestamp', 'correlationId', 'causationId', 'metadata', 'status', 'publisher'];
 
 const unique = (prefix: string) => `${prefix}.${randomBytes(5).toString('hex')}`;
 const event = (over: Record<string, unknown> = {}) => ({ type: 'test.ping', source: 'tests', payload: { n: 1 }, ...over });
@@ -136,12 +138,12 @@ async function openStreams(): Promise<number> {
 
 describe('POST /api/integration/events/publish', () => {
   it('publishes one event: 201 with {duplicate, event} in the GraphQL shape', async () => {
-    const r = await hub.rest('POST', PUBLISH, event({ type: 'nhs.demographics.updated', destination: 'care-app', correlationId: 'c-1', causationId: 'x-0', metadata: { actor: 'ops' }, payload: { nhsNumber: '9000000009' } }));
+    const r = await hub.rest('POST', PUBLISH, event({ type: 'resident.demographics.updated', destination: 'care-app', correlationId: 'c-1', causationId: 'x-0', metadata: { actor: 'ops' }, payload: { nhsNumber: '9000000009' } }));
     expect(r.status).toBe(201);
     expect(r.body.duplicate).toBe(false);
     expect(Object.keys(r.body.event)).toEqual(EVENT_FIELDS);
     expect(r.body.event).toMatchObject({
-      type: 'nhs.demographics.updated',
+      type: 'resident.demographics.updated',
       source: 'tests',
       destination: 'care-app',
       correlationId: 'c-1',
@@ -260,10 +262,10 @@ describe('GET /api/integration/events/history', () => {
   it('filters by type (exact and prefix), source, destination, correlation and time, and pages with a cursor', async () => {
     const corr = unique('corr');
     const published = await hub.rest('POST', PUBLISH, [
-      event({ type: 'hmrc.vat.submitted', correlationId: corr }),
-      event({ type: 'hmrc.rti.accepted', correlationId: corr, destination: 'payroll' }),
-      event({ type: 'bank.payment.settled', correlationId: corr, source: 'bank-sim' }),
-      event({ type: 'nhs.gp.registered', correlationId: corr }),
+      event({ type: 'tax.vat.submitted', correlationId: corr }),
+      event({ type: 'tax.rti.accepted', correlationId: corr, destination: 'payroll' }),
+      event({ type: 'payments.payment.settled', correlationId: corr, source: 'bank-sim' }),
+      event({ type: 'gp.registration.recorded', correlationId: corr }),
     ]);
     expect(published.status).toBe(201);
     const types = async (query: string) => {
@@ -271,11 +273,11 @@ describe('GET /api/integration/events/history', () => {
       expect(r.status, query).toBe(200);
       return r.body.events.map((e: any) => e.type);
     };
-    expect(await types('types=hmrc.*')).toEqual(['hmrc.vat.submitted', 'hmrc.rti.accepted']);
-    expect(await types('types=hmrc.*,bank.payment.settled')).toEqual(['hmrc.vat.submitted', 'hmrc.rti.accepted', 'bank.payment.settled']);
-    expect(await types('types=nhs.gp.registered&types=bank.*')).toEqual(['bank.payment.settled', 'nhs.gp.registered']);
-    expect(await types('source=bank-sim')).toEqual(['bank.payment.settled']);
-    expect(await types('destination=payroll')).toEqual(['hmrc.rti.accepted']);
+    expect(await types('types=tax.*')).toEqual(['tax.vat.submitted', 'tax.rti.accepted']);
+    expect(await types('types=tax.*,payments.payment.settled')).toEqual(['tax.vat.submitted', 'tax.rti.accepted', 'payments.payment.settled']);
+    expect(await types('types=gp.registration.recorded&types=payments.*')).toEqual(['payments.payment.settled', 'gp.registration.recorded']);
+    expect(await types('source=bank-sim')).toEqual(['payments.payment.settled']);
+    expect(await types('destination=payroll')).toEqual(['tax.rti.accepted']);
     const at = published.body[0].event.timestamp;
     expect(await types(`from=${encodeURIComponent(new Date(Date.parse(at) + 3_600_000).toISOString())}`)).toEqual([]);
     expect(await types(`to=${encodeURIComponent(new Date(Date.parse(at) - 3_600_000).toISOString())}`)).toEqual([]);
@@ -283,7 +285,7 @@ describe('GET /api/integration/events/history', () => {
 
     const page1 = await hub.rest('GET', `${HISTORY}?correlationId=${corr}&first=3`);
     expect(page1.status).toBe(200);
-    expect(page1.body.events.map((e: any) => e.type)).toEqual(['hmrc.vat.submitted', 'hmrc.rti.accepted', 'bank.payment.settled']);
+    expect(page1.body.events.map((e: any) => e.type)).toEqual(['tax.vat.submitted', 'tax.rti.accepted', 'payments.payment.settled']);
     expect(Object.keys(page1.body.events[0])).toEqual(EVENT_FIELDS);
     expect(page1.body.events[0]).toEqual(published.body[0].event);
     expect(page1.body.endCursor).toBe(page1.body.events[2].sequence);
@@ -484,8 +486,17 @@ describe('a gateway process without the events subgraph', () => {
       const sub = collect(client, EventsDocument, { filter: { types: [type] }, fromSequence: fromStart });
       const replayed = await sub.waitFor(3, 15_000);
       expect(replayed.map((r) => (r.events.payload as { n: number }).n)).toEqual([0, 1, 2]);
-      // Published straight to the events subgraph, not through this gateway.
-      for (const n of [3, 4, 5]) await events.ok(PublishEventDocument, { input: event({ type, payload: { n } }) });
+      // Published straight to the events subgraph, not through this gateway (signed, as a subgraph process demands,
+      // for a client of the organisation the gateway's anonymous callers belong to).
+      const caller = { client: 'tests', organisationId: DEFAULT_ORGANISATION, homeIds: null, scopes: new Set(SCOPES) };
+      for (const n of [3, 4, 5]) {
+        const res = await internalFetch(parseInternalKeys(TEST_INTERNAL_KEYS), caller, 'events', `${events.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: print(PublishEventDocument), variables: { input: event({ type, payload: { n } }) } }),
+        });
+        expect(((await res.json()) as any).errors).toBeUndefined();
+      }
       const all = await sub.waitFor(6, 15_000);
       sub.stop();
       expect(all.map((r) => (r.events.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5]);

@@ -32,11 +32,11 @@ const historyCount = async () => {
 describe('publishing', () => {
   it('publishes one event with every field of the seed', async () => {
     const { publishEvent } = await hub.ok(PublishEventDocument, {
-      input: event({ type: 'nhs.demographics.updated', destination: 'care-app', correlationId: 'c-1', causationId: 'x-0', metadata: { actor: 'ops' }, payload: { nhsNumber: '9000000009' } }),
+      input: event({ type: 'resident.demographics.updated', destination: 'care-app', correlationId: 'c-1', causationId: 'x-0', metadata: { actor: 'ops' }, payload: { nhsNumber: '9000000009' } }),
     });
     expect(publishEvent.duplicate).toBe(false);
     expect(publishEvent.event).toMatchObject({
-      type: 'nhs.demographics.updated',
+      type: 'resident.demographics.updated',
       source: 'tests',
       destination: 'care-app',
       correlationId: 'c-1',
@@ -91,19 +91,19 @@ describe('history', () => {
     const corr = `corr-${Math.random()}`;
     await hub.ok(PublishEventsDocument, {
       inputs: [
-        event({ type: 'hmrc.vat.submitted', correlationId: corr }),
-        event({ type: 'hmrc.rti.accepted', correlationId: corr }),
-        event({ type: 'bank.payment.settled', correlationId: corr, source: 'bank-sim' }),
+        event({ type: 'tax.vat.submitted', correlationId: corr }),
+        event({ type: 'tax.rti.accepted', correlationId: corr }),
+        event({ type: 'payments.payment.settled', correlationId: corr, source: 'bank-sim' }),
       ],
     });
-    const hmrc = await hub.ok(HistoryDocument, { filter: { types: ['hmrc.*'], correlationId: corr } });
-    expect(hmrc.eventHistory.events.map((e) => e.type)).toEqual(['hmrc.vat.submitted', 'hmrc.rti.accepted']);
+    const hmrc = await hub.ok(HistoryDocument, { filter: { types: ['tax.*'], correlationId: corr } });
+    expect(hmrc.eventHistory.events.map((e) => e.type)).toEqual(['tax.vat.submitted', 'tax.rti.accepted']);
     const bank = await hub.ok(HistoryDocument, { filter: { source: 'bank-sim', correlationId: corr } });
-    expect(bank.eventHistory.events.map((e) => e.type)).toEqual(['bank.payment.settled']);
+    expect(bank.eventHistory.events.map((e) => e.type)).toEqual(['payments.payment.settled']);
     const page1 = await hub.ok(HistoryDocument, { filter: { correlationId: corr }, first: 2 });
     expect(page1.eventHistory.events).toHaveLength(2);
     const page2 = await hub.ok(HistoryDocument, { filter: { correlationId: corr }, first: 2, after: page1.eventHistory.endCursor });
-    expect(page2.eventHistory.events.map((e) => e.type)).toEqual(['bank.payment.settled']);
+    expect(page2.eventHistory.events.map((e) => e.type)).toEqual(['payments.payment.settled']);
     expect(page2.eventHistory.endCursor).toBeNull();
     const future = await hub.ok(HistoryDocument, { filter: { correlationId: corr, from: new Date(Date.now() + 3_600_000).toISOString() } });
     expect(future.eventHistory.events).toEqual([]);

@@ -1,12 +1,16 @@
-import type { BusEvent, EventBus } from '@hub/runtime';
+import type { BusEvent, EventBus, Principal } from '@hub/runtime';
 import type { EventFilter, EventRow } from './store.ts';
+import { mayRead } from './visibility.ts';
 
-/** Where a live stream reads what the bus did not bring: the gap-free log, in this process or behind the events subgraph. */
+/**
+ * Where a live stream reads what the bus did not bring: the gap-free log, in this process or behind the events
+ * subgraph, as the subscriber may see it.
+ */
 export interface EventLogReader {
-  /** The sequence of the last committed event. */
-  head(): Promise<number>;
-  /** Up to `limit` events matching `filter` after `after` and (when given) at most `upTo`, in order. */
-  range(filter: EventFilter, after: number, upTo: number | null, limit: number): Promise<EventRow[]>;
+  /** The sequence of the last committed event (at least the last one the subscriber may see). */
+  head(p: Principal): Promise<number>;
+  /** Up to `limit` events the subscriber may see matching `filter` after `after` and (when given) at most `upTo`, in order. */
+  range(p: Principal, filter: EventFilter, after: number, upTo: number | null, limit: number): Promise<EventRow[]>;
 }
 
 const PAGE = 500;
@@ -24,7 +28,7 @@ export function matches(f: EventFilter, e: EventRow): boolean {
 }
 
 /** An event as the bus carried it (JSON: a string timestamp; null fields may be absent) as the row it is in the log. */
-const ABSENT_AS_NULL = { destination: null, correlationId: null, causationId: null, idempotencyKey: null, systemId: null, integrationId: null };
+const ABSENT_AS_NULL = { destination: null, correlationId: null, causationId: null, idempotencyKey: null, systemId: null, integrationId: null, homeId: null, residentId: null, publisher: null };
 export const fromBus = (e: BusEvent): EventRow => ({ ...ABSENT_AS_NULL, metadata: {}, ...(e as unknown as Partial<EventRow>), timestamp: new Date(e.timestamp as string) }) as EventRow;
 
 /** Whether the sequences after `last` in a sorted batch skip a number. */
@@ -39,7 +43,8 @@ function hasGap(sorted: EventRow[], last: number): boolean {
 }
 
 /**
- * The events matching a filter after `fromSequence` (or from now), then live, in order, each once. Live events
+ * The events a subscriber may see (its organisation's, of types its scopes cover: visibility.ts) matching a filter
+ * after `fromSequence` (or from now), then live, in order, each once. Live events
  * come from the bus; any gap (a lost or late bus message, another process's batch) and any overflow of a slow
  * subscriber's bounded inbox is filled from the log, which is gap-free, so nothing is missed or repeated. The log
  * is also read every `pollMs`, in case the bus dropped something (or there is no bus to other processes at all).
@@ -57,7 +62,7 @@ export interface LiveStreamOptions {
 
 export function createLiveStream(o: LiveStreamOptions) {
   const received = o.received ?? ((batch: BusEvent[]) => batch.map(fromBus));
-return async function* stream(filter: EventFilter, fromSequence: number | null, signal: AbortSignal): AsyncGenerator<EventRow> {
+  return async function* stream(principal: Principal, filter: EventFilter, fromSequence: number | null, signal: AbortSignal): AsyncGenerator<EventRow> {
     let inbox: EventRow[] = [];
     let overflow = false;
     let wake: (() => void) | undefined;
@@ -76,17 +81,17 @@ return async function* stream(filter: EventFilter, fromSequence: number | null, 
     // In-process buses never carry other processes' events: there a gap is only ever filled from the log.
     const gapWaitMs = o.bus.kind === 'redis' ? GAP_WAIT_MS : 0;
     try {
-      let last = fromSequence ?? (await o.log.head());
+      let last = fromSequence ?? (await o.log.head(principal));
       // Reads the log from `last` up to `upTo` (everything committed when no bound), page by page.
       async function* fromLog(upTo: number | null): AsyncGenerator<EventRow> {
         for (;;) {
-          const rows = await o.log.range(filter, last, upTo, PAGE);
+          const rows = await o.log.range(principal, filter, last, upTo, PAGE);
           for (const r of rows) yield r;
           if (rows.length < PAGE) break;
           last = rows.at(-1)!.sequence;
         }
       }
-      const head0 = await o.log.head();
+      const head0 = await o.log.head(principal);
       for await (const r of fromLog(head0)) {
         last = r.sequence;
         yield r;
@@ -104,7 +109,7 @@ return async function* stream(filter: EventFilter, fromSequence: number | null, 
         if (overflow || !inbox.length) {
           overflow = false;
           inbox = [];
-          const head = await o.log.head();
+          const head = await o.log.head(principal);
           if (head > last) {
             for await (const r of fromLog(head)) yield r;
             last = head;
@@ -136,7 +141,7 @@ return async function* stream(filter: EventFilter, fromSequence: number | null, 
             for await (const r of fromLog(e.sequence - 1)) yield r;
           }
           last = e.sequence;
-          if (matches(filter, e)) yield e;
+          if (mayRead(principal, e) && matches(filter, e)) yield e;
         }
       }
     } finally {

@@ -1,44 +1,52 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { eventSchemas, type Schema } from '@hub/db';
 import { badInput, type Db } from '@hub/runtime';
 
+type Compiled = Map<string, { version: number; validate: ValidateFunction }>;
+interface OrgCache {
+  compiled: Compiled;
+  loadedAt: number;
+  loading?: Promise<void>;
+}
+
 /**
- * JSON Schemas per event type: registered through the graph, enforced on every publish of that type. Compiled
- * schemas are cached per version; the cache is refreshed from the table so all processes enforce the same one.
+ * JSON Schemas per organisation and event type: registered through the graph, enforced on every publish of that
+ * type by that organisation. Compiled schemas are cached per version; each organisation's cache is refreshed from
+ * the table so all processes enforce the same one.
  */
 export function createPayloadSchemas(db: Db<Schema>) {
   const ajv = new Ajv({ allErrors: true, strict: false });
   (addFormats as unknown as (a: Ajv) => void)(ajv);
-  let compiled = new Map<string, { version: number; validate: ValidateFunction }>();
-  let loadedAt = 0;
+  const cache = new Map<string, OrgCache>();
 
-  let loading: Promise<void> | undefined;
-  // Concurrent publishes that find the cache due share one read of the table.
-  function refresh(force = false): Promise<void> {
-    if (!force && Date.now() - loadedAt < 2_000) return Promise.resolve();
-    if (!force && loading) return loading;
-    const run = load().finally(() => {
-      if (loading === run) loading = undefined;
+  // Concurrent publishes that find an organisation's cache due share one read of its rows.
+  function refresh(org: string, force = false): Promise<void> {
+    const c: OrgCache = cache.get(org) ?? { compiled: new Map(), loadedAt: 0 };
+    cache.set(org, c);
+    if (!force && Date.now() - c.loadedAt < 2_000) return Promise.resolve();
+    if (!force && c.loading) return c.loading;
+    const run = load(org, c).finally(() => {
+      if (c.loading === run) c.loading = undefined;
     });
-    loading = run;
+    c.loading = run;
     return run;
   }
 
-  async function load() {
-    const rows = await db.select().from(eventSchemas);
-    const next = new Map<string, { version: number; validate: ValidateFunction }>();
+  async function load(org: string, c: OrgCache) {
+    const rows = await db.select().from(eventSchemas).where(eq(eventSchemas.organisationId, org));
+    const next: Compiled = new Map();
     for (const r of rows) {
-      const known = compiled.get(r.type);
+      const known = c.compiled.get(r.type);
       next.set(r.type, known && known.version === r.version ? known : { version: r.version, validate: ajv.compile(r.schema) });
     }
-    compiled = next;
-    loadedAt = Date.now();
+    c.compiled = next;
+    c.loadedAt = Date.now();
   }
 
   return {
-    async register(type: string, schema: Record<string, unknown>) {
+    async register(org: string, type: string, schema: Record<string, unknown>) {
       try {
         ajv.compile(schema);
       } catch (err) {
@@ -46,22 +54,26 @@ export function createPayloadSchemas(db: Db<Schema>) {
       }
       const [row] = await db
         .insert(eventSchemas)
-        .values({ type, schema })
-        .onConflictDoUpdate({ target: eventSchemas.type, set: { schema, version: sql`${eventSchemas.version} + 1`, updatedAt: new Date() } })
+        .values({ organisationId: org, type, schema })
+        .onConflictDoUpdate({ target: [eventSchemas.organisationId, eventSchemas.type], set: { schema, version: sql`${eventSchemas.version} + 1`, updatedAt: new Date() } })
         .returning();
-      await refresh(true);
+      await refresh(org, true);
       return row!;
     },
-    async get(type: string) {
-      const [row] = await db.select().from(eventSchemas).where(eq(eventSchemas.type, type));
+    async get(org: string, type: string) {
+      const [row] = await db.select().from(eventSchemas).where(and(eq(eventSchemas.organisationId, org), eq(eventSchemas.type, type)));
       return row ?? null;
     },
-    list: () => db.select().from(eventSchemas).orderBy(eventSchemas.type),
-    /** Throws BAD_USER_INPUT naming the event and every violation when a payload does not fit its type's schema. */
-    async check(events: Array<{ type: string; payload: unknown }>, field: (i: number) => string) {
-      await refresh();
+    list: (org: string) => db.select().from(eventSchemas).where(eq(eventSchemas.organisationId, org)).orderBy(eventSchemas.type),
+    /**
+     * Throws BAD_USER_INPUT naming the event and every violation when a payload does not fit the schema its
+     * organisation registered for its type.
+     */
+    async check(events: Array<{ organisationId: string; type: string; payload: unknown }>, field: (i: number) => string) {
+      const orgs = [...new Set(events.map((e) => e.organisationId))];
+      await Promise.all(orgs.map((o) => refresh(o)));
       events.forEach((e, i) => {
-        const c = compiled.get(e.type);
+        const c = cache.get(e.organisationId)?.compiled.get(e.type);
         if (!c || c.validate(e.payload)) return;
         const problems = (c.validate.errors ?? []).map((x) => `${x.instancePath || '/'} ${x.message}`);
         throw badInput(`${field(i)}payload does not match the schema of ${e.type}: ${problems.join('; ')}`, { field: `${field(i)}payload`, problems });

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { Schema } from '@hub/db';
-import { badInput, loaderFor, scalarResolvers, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import { badInput, loaderFor, organisationOf, principalOf, scalarResolvers, servicePrincipal, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
 import { createEventsService, type EventsService, type PublishInput } from './service.ts';
 import { createEventsStore } from './store.ts';
 import { createSubscriptionsService, type RuleInput, type RulePorts, type SubscribeInput, type SubscriptionsService } from './subscriptions.ts';
 import type { DeadLetterRow, SubscriptionRow } from './subscriptions-store.ts';
 import type { EventFilter, EventRow } from './store.ts';
+import { assertMayUse } from './visibility.ts';
 
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
@@ -23,37 +24,48 @@ export function parseFromSequence(v: string | null | undefined): number | null {
 }
 
 function resolvers(service: EventsService, subscriptions: SubscriptionsService) {
-  const byId = (ctx: RequestContext) => loaderFor(ctx, 'events.byId', (ids: readonly string[]) => service.byIds(ids));
+  // Every read is the caller's: its organisation's events, of types its scopes cover (visibility.ts).
+  const byId = (ctx: RequestContext) => loaderFor(ctx, 'events.byId', (ids: readonly string[]) => service.byIds(principalOf(ctx), ids));
+  type Ctx = RequestContext;
   return {
     ...scalarResolvers,
     Query: {
-      eventHistory: (_: unknown, a: { filter?: FilterArg; first: number; after?: string }) => service.history(a.filter ?? {}, a.first, a.after),
-      eventLogHead: async () => String(await service.head()),
-      integrationEvent: (_: unknown, a: { id: string }, ctx: RequestContext) => byId(ctx).load(a.id),
-      eventSubscriptions: () => subscriptions.list(),
-      eventSchemas: () => service.schemas.list(),
-      eventSchema: (_: unknown, a: { type: string }) => service.schemas.get(a.type),
-      eventSubscription: (_: unknown, a: { id: string }) => subscriptions.get(a.id).catch(() => null),
+      eventHistory: (_: unknown, a: { filter?: FilterArg; first: number; after?: string }, ctx: Ctx) => service.history(principalOf(ctx), a.filter ?? {}, a.first, a.after),
+      eventLogHead: async (_: unknown, __: unknown, ctx: Ctx) => String(await service.head(principalOf(ctx))),
+      integrationEvent: (_: unknown, a: { id: string }, ctx: Ctx) => byId(ctx).load(a.id),
+      eventSubscriptions: (_: unknown, __: unknown, ctx: Ctx) => subscriptions.list(organisationOf(ctx)),
+      eventSchemas: (_: unknown, __: unknown, ctx: Ctx) => service.schemas.list(organisationOf(ctx)),
+      eventSchema: (_: unknown, a: { type: string }, ctx: Ctx) => service.schemas.get(organisationOf(ctx), a.type),
+      eventSubscription: (_: unknown, a: { id: string }, ctx: Ctx) => subscriptions.get(organisationOf(ctx), a.id).catch(() => null),
     },
     Mutation: {
-      publishEvent: async (_: unknown, a: { input: PublishInput }) => (await service.publish([a.input]))[0],
-      publishEvents: (_: unknown, a: { inputs: PublishInput[] }) => service.publish(a.inputs),
-      registerEventSchema: (_: unknown, a: { type: string; schema: unknown }) => {
+      publishEvent: async (_: unknown, a: { input: PublishInput }, ctx: Ctx) => (await service.publish(principalOf(ctx), [a.input]))[0],
+      publishEvents: (_: unknown, a: { inputs: PublishInput[] }, ctx: Ctx) => service.publish(principalOf(ctx), a.inputs),
+      registerEventSchema: (_: unknown, a: { type: string; schema: unknown }, ctx: Ctx) => {
+        const p = principalOf(ctx);
         if (!a.schema || typeof a.schema !== 'object' || Array.isArray(a.schema)) throw badInput('schema must be a JSON Schema object', { field: 'schema' });
-        if (!/^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$/i.test(a.type)) throw badInput('type must be a dotted name such as nhs.demographics.updated', { field: 'type' });
-        return service.schemas.register(a.type, JSON.parse(JSON.stringify(a.schema)) as Record<string, unknown>);
+        if (!/^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$/i.test(a.type)) throw badInput('type must be a dotted name such as residents.vitals.recorded', { field: 'type' });
+        // The hub's own events keep the shape the hub gives them.
+        assertMayUse(p, { type: a.type });
+        return service.schemas.register(p.organisationId, a.type, JSON.parse(JSON.stringify(a.schema)) as Record<string, unknown>);
       },
-      subscribeToEvents: (_: unknown, a: { subscription: Omit<SubscribeInput, 'fromSequence'> & { fromSequence?: string } }) =>
-        subscriptions.subscribe({ ...a.subscription, fromSequence: parseFromSequence(a.subscription.fromSequence) }),
-      replayEvents: (_: unknown, a: { subscriptionId: string; fromSequence: string }) => subscriptions.replay(a.subscriptionId, parseFromSequence(a.fromSequence)!),
-      unsubscribeFromEvents: (_: unknown, a: { subscriptionId: string }) => subscriptions.unsubscribe(a.subscriptionId),
-      createEventRule: (_: unknown, a: { input: Omit<RuleInput, 'fromSequence'> & { fromSequence?: string } }) =>
-        subscriptions.createRule({ ...a.input, fromSequence: parseFromSequence(a.input.fromSequence) }),
+      subscribeToEvents: (_: unknown, a: { subscription: Omit<SubscribeInput, 'fromSequence'> & { fromSequence?: string } }, ctx: Ctx) =>
+        subscriptions.subscribe(principalOf(ctx), { ...a.subscription, fromSequence: parseFromSequence(a.subscription.fromSequence) }),
+      replayEvents: (_: unknown, a: { subscriptionId: string; fromSequence: string }, ctx: Ctx) =>
+        subscriptions.replay(organisationOf(ctx), a.subscriptionId, parseFromSequence(a.fromSequence)!),
+      unsubscribeFromEvents: (_: unknown, a: { subscriptionId: string }, ctx: Ctx) => subscriptions.unsubscribe(organisationOf(ctx), a.subscriptionId),
+      createEventRule: (_: unknown, a: { input: Omit<RuleInput, 'fromSequence'> & { fromSequence?: string } }, ctx: Ctx) =>
+        subscriptions.createRule(principalOf(ctx), { ...a.input, fromSequence: parseFromSequence(a.input.fromSequence) }),
     },
     EventSubscription: {
       offset: (s: SubscriptionRow) => String(s.offset),
-      deadLetters: (s: SubscriptionRow, a: { first: number }) => subscriptions.deadLetters(s.id, a.first),
-      __resolveReference: (ref: { id: string }) => subscriptions.get(ref.id).catch(() => null),
+      // Only those whose event the caller may read (a health client's webhook may hold NHS events).
+      deadLetters: async (s: SubscriptionRow, a: { first: number }, ctx: Ctx) => {
+        const rows = await subscriptions.deadLetters(organisationOf(ctx), s.id, a.first);
+        const visible = await Promise.all(rows.map((d) => byId(ctx).load(d.eventId)));
+        return rows.filter((_, i) => visible[i]);
+      },
+      __resolveReference: (ref: { id: string }, ctx: Ctx) => subscriptions.get(organisationOf(ctx), ref.id).catch(() => null),
     },
     DeadLetter: {
       sequence: (d: DeadLetterRow) => String(d.sequence),
@@ -69,6 +81,7 @@ function resolvers(service: EventsService, subscriptions: SubscriptionsService) 
     },
     IntegrationEvent: {
       sequence: (e: EventRow) => String(e.sequence),
+      publisher: (e: EventRow) => e.publisher ?? null,
       system: (e: EventRow) => (e.systemId ? { __typename: 'ExternalSystem', id: e.systemId } : null),
       integration: (e: EventRow) => (e.integrationId ? { __typename: 'Integration', id: e.integrationId } : null),
       __resolveReference: (ref: { id: string }, ctx: RequestContext) => byId(ctx).load(ref.id),
@@ -78,9 +91,11 @@ function resolvers(service: EventsService, subscriptions: SubscriptionsService) 
 
 export function createEventsSubgraph(rt: HubRuntime<Schema>, syncTrigger: () => RulePorts['triggerSync'] = () => undefined): Subgraph & { service: EventsService } {
   const subscriptions = createSubscriptionsService(rt, createEventsStore(rt.database.db), () => ({
-    publish: async (e) => void (await service.publish([e])),
+    publish: async (p, e) => void (await service.publish(p, [e])),
     triggerSync: syncTrigger(),
   }));
+  // The outbox relays in this process: the hub itself, handing over each event with its own organisation.
+  const hub = servicePrincipal('', 'hub');
   const service = createEventsService(rt, { onAppended: () => subscriptions.onAppended() });
   return {
     name: 'events',
@@ -92,7 +107,7 @@ export function createEventsSubgraph(rt: HubRuntime<Schema>, syncTrigger: () => 
     provides: {
       eventPublisher: {
         async publish(events) {
-          await service.publish(events);
+          await service.publish(hub, events);
         },
       },
     },

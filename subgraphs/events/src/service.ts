@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { Counter, Histogram } from 'prom-client';
-import { badInput, type BusEvent, type HubRuntime } from '@hub/runtime';
+import { badInput, forbidden, mayActForHome, TENANT_ID, type BusEvent, type HubRuntime, type Principal } from '@hub/runtime';
 import { createLiveStream, fromBus } from './live.ts';
 import { createPayloadSchemas } from './payload-schemas.ts';
 import { createEventsStore, joinSerialized, serializeRows, type AppendResult, type EventFilter, type EventRow } from './store.ts';
+import { assertMayUse, mayRead, type EventReader } from './visibility.ts';
 
 export const MAX_BATCH = 1000;
 const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -22,6 +23,14 @@ export interface PublishInput {
   idempotencyKey?: string | null;
   systemId?: string | null;
   integrationId?: string | null;
+  /**
+   * Whose event it is. Only the hub itself (a service principal: the outbox relays) names it; a client's events
+   * are its own organisation's, whatever this says.
+   */
+  organisationId?: string | null;
+  homeId?: string | null;
+  /** The pseudonymous resident the event concerns (care.residents), never an NHS number. */
+  residentId?: string | null;
 }
 
 export type Published = AppendResult;
@@ -34,11 +43,15 @@ const rowBytes = (r: EventRow): number =>
 /** The cache of recent events: bounded in bytes too, since one payload may be 256 KB. */
 const RECENT_MAX_BYTES = 64 * 1024 * 1024;
 
-/** The event as the log will hold it (numbered when appended), or a BAD_USER_INPUT error naming the field. */
-function validate(e: PublishInput, at: string): EventRow {
+/**
+ * The event as the log will hold it (numbered when appended), or a BAD_USER_INPUT error naming the field. Who
+ * publishes decides its organisation and publisher, never the input: a client's own, stamped here; the hub's
+ * relays (service principals) carry each event's organisation, and only they may use the hub's reserved names.
+ */
+function validate(p: Principal, e: PublishInput, at: string): EventRow {
   const field = (f: string) => (at ? `${at}.${f}` : f);
   if (!e.type || e.type.length > 200 || !TYPE.test(e.type) || e.type.includes('*')) {
-    throw badInput(`${field('type')} must be a dotted name such as nhs.demographics.updated`, { field: field('type') });
+    throw badInput(`${field('type')} must be a dotted name such as residents.vitals.recorded`, { field: field('type') });
   }
   if (!e.source?.trim() || e.source.length > 200) throw badInput(`${field('source')} is required (at most 200 characters)`, { field: field('source') });
   if (e.payload === undefined || e.payload === null) throw badInput(`${field('payload')} is required`, { field: field('payload') });
@@ -50,7 +63,18 @@ function validate(e: PublishInput, at: string): EventRow {
   if (e.idempotencyKey != null && (e.idempotencyKey.length < 1 || e.idempotencyKey.length > 200)) {
     throw badInput(`${field('idempotencyKey')} must be 1 to 200 characters`, { field: field('idempotencyKey') });
   }
+  assertMayUse(p, { type: e.type, source: e.source.trim() }, at ? `${at}.` : '');
+  const organisationId = p.service ? (e.organisationId ?? p.organisationId) : p.organisationId;
+  if (!organisationId || !TENANT_ID.test(organisationId)) throw badInput(`${field('organisationId')} is required for an event the hub publishes for itself`, { field: field('organisationId') });
+  for (const [name, v] of [['homeId', e.homeId], ['residentId', e.residentId]] as const) {
+    if (v != null && (v.length < 1 || v.length > 200)) throw badInput(`${field(name)} must be 1 to 200 characters`, { field: field(name) });
+  }
+  if (e.homeId != null && !p.service && !mayActForHome(p, e.homeId)) throw forbidden(`${p.client} may not publish for home ${e.homeId}`, { field: field('homeId') });
   return {
+    organisationId,
+    publisher: p.client,
+    homeId: e.homeId ?? null,
+    residentId: e.residentId ?? null,
     sequence: 0,
     id: randomUUID(),
     type: e.type,
@@ -163,35 +187,42 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
 
   return {
     schemas,
-    async publish(inputs: PublishInput[]): Promise<Published[]> {
+    /** Appends the events as `p` publishes them (see validate): all of them, or none with the first error. */
+    async publish(p: Principal, inputs: PublishInput[]): Promise<Published[]> {
       if (inputs.length === 0) throw badInput('at least one event is required');
       if (inputs.length > MAX_BATCH) throw badInput(`at most ${MAX_BATCH} events per request; got ${inputs.length}`);
-      const rows = inputs.map((e, i) => validate(e, inputs.length > 1 ? `inputs[${i}]` : ''));
-      await schemas.check(rows as Array<{ type: string; payload: unknown }>, (i) => (inputs.length > 1 ? `inputs[${i}].` : ''));
+      const rows = inputs.map((e, i) => validate(p, e, inputs.length > 1 ? `inputs[${i}]` : ''));
+      await schemas.check(rows, (i) => (inputs.length > 1 ? `inputs[${i}].` : ''));
       return append(rows);
     },
 
-    head: () => store.head(),
+    /** The last sequence the reader may see: where a reader that is up to date stands. */
+    head: (r: EventReader) => store.headFor(r),
 
-    async history(filter: EventFilter, first: number, after?: string | null) {
+    async history(r: EventReader, filter: EventFilter, first: number, after?: string | null) {
       if (first < 1 || first > 1000) throw badInput('first must be 1 to 1000', { field: 'first' });
       if (after != null && !/^\d+$/.test(after)) throw badInput('after is not a cursor of this list', { field: 'after' });
-      const rows = await store.range(filter, after ? Number(after) : 0, null, first + 1);
+      const rows = await store.range(r, filter, after ? Number(after) : 0, null, first + 1);
       const page = rows.slice(0, first);
       return { events: page, endCursor: rows.length > first ? String(page.at(-1)!.sequence) : null };
     },
 
-    async byIds(ids: readonly string[]): Promise<Array<EventRow | null>> {
+    /** The events with these ids, null where there is none the reader may see (another organisation's included). */
+    async byIds(r: EventReader, ids: readonly string[]): Promise<Array<EventRow | null>> {
       const missing = ids.filter((id) => !recent.has(id));
-      if (missing.length) remember(await store.byIds(missing));
-      return ids.map((id) => recent.get(id) ?? null);
+      if (missing.length) remember(await store.byIds(r.organisationId, missing));
+      return ids.map((id) => {
+        const e = recent.get(id);
+        return e && mayRead(r, e) ? e : null;
+      });
     },
 
     /**
      * The events matching `filter` after `fromSequence` (or from now), then live, in order, each once (see live.ts).
      */
     stream: createLiveStream({
-      log: store,
+      // The global head is enough for a stream's bookkeeping in process (one row, no scan); what it reads is the reader's.
+      log: { head: () => store.head(), range: (p, f, after, upTo, limit) => store.range(p, f, after, upTo, limit) },
       bus: rt.bus,
       pollMs: rt.config.eventsLogPollMs,
       inboxLimit: rt.config.eventsSubscriberBuffer,

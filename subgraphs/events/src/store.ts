@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, gte, inArray, like, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, like, lte, max, or, sql, type SQL } from 'drizzle-orm';
 import { events, eventsHead, type Schema } from '@hub/db';
 import type { Db } from '@hub/runtime';
+import { readableBy, type EventReader } from './visibility.ts';
 
 export type EventRow = typeof events.$inferSelect;
 /** What became of one event of an appended batch: appended, or a duplicate of the first event with its idempotency key. */
@@ -37,6 +38,7 @@ function where(f: EventFilter): SQL[] {
 
 /** The columns an append writes besides `sequence`, as keys of the JSON it sends (`EventRow` fields) and their SQL types. */
 const COLUMNS = [
+  ['organisationId', 'organisation_id', 'text'],
   ['id', 'id', 'uuid'],
   ['type', 'type', 'text'],
   ['source', 'source', 'text'],
@@ -48,6 +50,9 @@ const COLUMNS = [
   ['metadata', 'metadata', 'jsonb'],
   ['status', 'status', 'text'],
   ['idempotencyKey', 'idempotency_key', 'text'],
+  ['residentId', 'resident_id', 'text'],
+  ['homeId', 'home_id', 'text'],
+  ['publisher', 'publisher', 'text'],
   ['systemId', 'system_id', 'uuid'],
   ['integrationId', 'integration_id', 'uuid'],
 ] as const;
@@ -105,12 +110,14 @@ export function createEventsStore(db: Db<Schema>) {
      * Appends a batch atomically. Every writer (in any process) is serialised on the head row, so sequences are
      * gap-free and commit in order. Without idempotency keys that is one statement, and the lock is held only for
      * it and its commit; with keys, the head is locked first so they are checked race-free against the log.
-     * Rows come built (and, without idempotency keys, serialized: `json`) before any lock is taken. Returns the
+     * Rows come built (and, without idempotency keys, serialized: `json`) before any lock is taken, each naming its
+     * organisation (the service stamps it from the publisher), and an idempotency key is one organisation's. Returns the
      * rows written (numbered in place), the JSON they were written from (serializeRows), and, per input in order,
      * its event and whether it was a duplicate.
      */
     async append(built: EventRow[], json?: string): Promise<{ rows: EventRow[]; results: AppendResult[]; json?: string }> {
-      const keys = [...new Set(built.map((e) => e.idempotencyKey).filter((k): k is string => !!k))];
+      const keyOf = (e: Pick<EventRow, 'organisationId' | 'idempotencyKey'>) => `${e.organisationId}\u0000${e.idempotencyKey}`;
+      const keys = [...new Set(built.filter((e) => e.idempotencyKey).map((e) => e.idempotencyKey!))];
       if (!keys.length) {
         json ??= serializeRows(built);
         if (built.length) await insertNumbered(db, built, json);
@@ -120,13 +127,17 @@ export function createEventsStore(db: Db<Schema>) {
         await tx.execute(sql`select 1 from ${eventsHead} where "id" = 1 for update`);
         // The key's first event: one already in the log, else the first of this batch to use it.
         const byKey = new Map<string, EventRow>();
-        const found = await tx.select().from(events).where(sql`${events.idempotencyKey} in (select json_array_elements_text(${JSON.stringify(keys)}::json))`);
-        for (const r of found) byKey.set(r.idempotencyKey!, r);
+        const orgs = [...new Set(built.map((e) => e.organisationId))];
+        const found = await tx
+          .select()
+          .from(events)
+          .where(and(inArray(events.organisationId, orgs), sql`${events.idempotencyKey} in (select json_array_elements_text(${JSON.stringify(keys)}::json))`));
+        for (const r of found) byKey.set(keyOf(r), r);
         const rows: EventRow[] = [];
         const results = built.map((r): AppendResult => {
-          const first = r.idempotencyKey ? byKey.get(r.idempotencyKey) : undefined;
+          const first = r.idempotencyKey ? byKey.get(keyOf(r)) : undefined;
           if (first) return { event: first, duplicate: true };
-          if (r.idempotencyKey) byKey.set(r.idempotencyKey, r);
+          if (r.idempotencyKey) byKey.set(keyOf(r), r);
           rows.push(r);
           return { event: r, duplicate: false };
         });
@@ -135,19 +146,32 @@ export function createEventsStore(db: Db<Schema>) {
         return { rows, results, json: written };
       });
     },
+    /**
+     * The last sequence of the whole log (every organisation's): the hub's own bookkeeping only (where a new
+     * subscription starts, whether a consumer is behind). A reader is shown headFor.
+     */
     async head(): Promise<number> {
       const [h] = await db.select().from(eventsHead).where(eq(eventsHead.id, 1));
       return h?.last ?? 0;
     },
-    /** Events after `after` up to `upTo` (inclusive) that match the filter, in order. */
-    async range(f: EventFilter, after: number, upTo: number | null, limit: number): Promise<EventRow[]> {
-      const w = [...where(f), gt(events.sequence, after)];
+    /** The last sequence this reader may see (0 when none): another organisation's activity does not move it. */
+    async headFor(r: EventReader): Promise<number> {
+      const [h] = await db.select({ last: max(events.sequence) }).from(events).where(and(...readableBy(r)));
+      return Number(h?.last ?? 0);
+    },
+    /**
+     * Events the reader may see after `after` up to `upTo` (inclusive) that match the filter, in order. Sequences
+     * stay global: a reader's page simply skips the others', so `after` cursors work as before.
+     */
+    async range(r: EventReader, f: EventFilter, after: number, upTo: number | null, limit: number): Promise<EventRow[]> {
+      const w = [...readableBy(r), ...where(f), gt(events.sequence, after)];
       if (upTo != null) w.push(lte(events.sequence, upTo));
       return db.select().from(events).where(and(...w)).orderBy(asc(events.sequence)).limit(limit);
     },
-    async byIds(ids: readonly string[]): Promise<EventRow[]> {
+    /** The organisation's events with these ids (scopes are the caller's to apply: see mayRead). */
+    async byIds(org: string, ids: readonly string[]): Promise<EventRow[]> {
       if (!ids.length) return [];
-      return db.select().from(events).where(inArray(events.id, [...ids]));
+      return db.select().from(events).where(and(eq(events.organisationId, org), inArray(events.id, [...ids])));
     },
   };
 }

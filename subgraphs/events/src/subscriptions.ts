@@ -1,8 +1,9 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { badInput, deterministicUuid, isHubError, notFound, type HubRuntime } from '@hub/runtime';
+import { badInput, DEFAULT_ORGANISATION, deterministicUuid, isHubError, notFound, type HubRuntime, type Principal, type Scope } from '@hub/runtime';
 import type { EventFilter, EventRow, EventsStore } from './store.ts';
 import type { PublishInput } from './service.ts';
 import { createSubscriptionsStore, type SubscriptionRow } from './subscriptions-store.ts';
+import { assertMayUse } from './visibility.ts';
 
 const QUEUE = 'events.deliver';
 const BATCH = 20;
@@ -27,11 +28,27 @@ export interface RuleInput {
   fromSequence?: number | null;
 }
 
-/** What a rule may do beyond this subgraph. */
+/** What a rule may do beyond this subgraph: publish as its creator, sync one of its organisation's integrations. */
 export interface RulePorts {
-  publish(e: PublishInput): Promise<void>;
-  triggerSync?(integrationId: string, causationId: string, idempotencyKey: string): Promise<void>;
+  publish(p: Principal, e: PublishInput): Promise<void>;
+  triggerSync?(organisationId: string, integrationId: string, causationId: string, idempotencyKey: string): Promise<void>;
 }
+
+/**
+ * The client a subscription acts for, as it was when it made it: a webhook receives, and a rule reacts to, only
+ * what that client could read. A subscription from before subscriptions kept their creator reads with `read` alone.
+ */
+export function readerOf(s: SubscriptionRow): Principal {
+  return {
+    client: s.createdBy ?? `subscription:${s.id}`,
+    organisationId: s.organisationId,
+    homeIds: s.readerHomes ?? null,
+    scopes: new Set((s.readerScopes ?? ['read']) as Scope[]),
+  };
+}
+
+/** What a new subscription records of its creator. */
+const creator = (p: Principal) => ({ createdBy: p.client, readerScopes: [...p.scopes], readerHomes: p.homeIds ? [...p.homeIds] : null });
 
 /**
  * A rule's payload mapping, kept as data: each target field is a dotted path into the matching event
@@ -61,6 +78,7 @@ export function eventJson(e: EventRow) {
     causationId: e.causationId,
     metadata: e.metadata,
     status: e.status,
+    publisher: e.publisher ?? null,
   };
 }
 
@@ -85,9 +103,11 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
    * One delivery job per subscription, offset, attempt and log head: the same kick twice (several processes, a
    * burst of appends) queues one job, while news the last job could not have seen (a higher head) queues another.
    */
-  async function kick(s: Pick<SubscriptionRow, 'id' | 'offset' | 'attempts'>, startAfter?: Date, head?: number) {
+  async function kick(s: Pick<SubscriptionRow, 'organisationId' | 'id' | 'offset' | 'attempts'>, startAfter?: Date, head?: number, replay?: string) {
     const h = head ?? (await events.head());
-    await rt.jobs.send(QUEUE, { subscriptionId: s.id }, { id: deterministicUuid('deliver', s.id, String(s.offset), String(s.attempts), String(h)), startAfter });
+    // A replay is news of its own: its offset and head may be those of a job that has already run.
+    const id = deterministicUuid('deliver', s.id, String(s.offset), String(s.attempts), String(h), ...(replay ? [replay] : []));
+    await rt.jobs.send(QUEUE, { organisationId: s.organisationId, subscriptionId: s.id }, { id, startAfter });
   }
 
   /** Runs a rule's action for one event; null when done. */
@@ -96,7 +116,8 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
     if (s.kind === 'WEBHOOK' || s.targetUrl) return post(s, secret!, e);
     try {
       if (action.publish) {
-        await ports().publish({
+        // As its creator: the derived event is the organisation's, stamped with that client, never a reserved type.
+        await ports().publish(readerOf(s), {
           type: action.publish.type,
           source: action.publish.source ?? `rule:${s.name}`,
           payload: mapPayload(action.publish.mapping, e),
@@ -112,7 +133,7 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
         const trigger = ports().triggerSync;
         if (!trigger) return 'no integrations subgraph in this process to trigger the sync';
         // Exactly one sync per rule and event, however often this event is retried or claimed.
-        await trigger(action.sync.integrationId, e.id, `rule:${s.id}:${e.sequence}`);
+        await trigger(s.organisationId, action.sync.integrationId, e.id, `rule:${s.id}:${e.sequence}`);
       }
       return null;
     } catch (err) {
@@ -148,53 +169,53 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
     if (s.status !== 'ACTIVE') return false;
     if (s.nextAttemptAt && s.nextAttemptAt > new Date()) return false; // its retry job is queued for then
     const secret = s.secretSealed ? rt.vault.open(s.secretSealed, s.id) : null;
-    const rows = await events.range(s.filter as EventFilter, s.offset, null, BATCH);
+    const rows = await events.range(readerOf(s), s.filter as EventFilter, s.offset, null, BATCH);
     let attempts = s.attempts;
     for (const e of rows) {
       // A rule never reacts to what it published itself (no loops).
       const error = (e.metadata as { ruleId?: string }).ruleId === s.id ? null : await act(s, secret, e);
       if (!error) {
-        await store.delivered(s.id, e.sequence);
+        await store.delivered(s.organisationId, s.id, e.sequence);
         attempts = 0;
         continue;
       }
       attempts++;
       if (attempts >= s.maxAttempts) {
         log.warn({ subscriptionId: s.id, sequence: e.sequence, attempts, error }, 'event dead-lettered');
-        await store.deadLetter(s, e.sequence, e.id, attempts, error);
+        await store.deadLetter(s.organisationId, s, e.sequence, e.id, attempts, error);
         attempts = 0;
         continue;
       }
       const at = new Date(Date.now() + backoff(attempts));
-      await store.failed(s.id, attempts, error, at);
-      await kick({ id: s.id, offset: e.sequence - 1, attempts }, at);
+      await store.failed(s.organisationId, s.id, attempts, error, at);
+      await kick({ organisationId: s.organisationId, id: s.id, offset: e.sequence - 1, attempts }, at);
       return false;
     }
     return true;
   }
 
-  async function deliver(subscriptionId: string) {
-    const s = await store.lease(subscriptionId, new Date(Date.now() + LEASE_MS));
+  async function deliver(org: string, subscriptionId: string) {
+    const s = await store.lease(org, subscriptionId, new Date(Date.now() + LEASE_MS));
     if (!s) return; // another worker has it; it looks again when it lets go
     let again = false;
     try {
       again = await deliverDue(s);
     } finally {
-      await store.release(s.id);
+      await store.release(org, s.id);
     }
     // Events may have arrived while this worker held the lease (their kick found it taken): look again.
-    const now = await store.byId(s.id);
-    if (again && now && (await events.range(now.filter as EventFilter, now.offset, null, 1)).length) await kick(now);
+    const now = await store.byId(org, s.id);
+    if (again && now && (await events.range(readerOf(now), now.filter as EventFilter, now.offset, null, 1)).length) await kick(now);
   }
 
   let pending: NodeJS.Timeout | undefined;
   async function kickAll() {
     const head = await events.head();
-    for (const s of await store.active()) if (s.offset < head && (!s.nextAttemptAt || s.nextAttemptAt <= new Date())) await kick(s, undefined, head);
+    for (const s of await store.activeEverywhere()) if (s.offset < head && (!s.nextAttemptAt || s.nextAttemptAt <= new Date())) await kick(s, undefined, head);
   }
 
   return {
-    async subscribe(input: SubscribeInput): Promise<{ subscription: SubscriptionRow; secret: string }> {
+    async subscribe(p: Principal, input: SubscribeInput): Promise<{ subscription: SubscriptionRow; secret: string }> {
       const name = input.name.trim();
       if (!name || name.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
       let url: URL;
@@ -208,9 +229,10 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
       if (maxAttempts < 1 || maxAttempts > 50) throw badInput('maxAttempts must be 1 to 50', { field: 'maxAttempts' });
       const id = randomUUID();
       const secret = randomBytes(32).toString('base64url');
-      const subscription = await store.insert({
+      const subscription = await store.insert(p.organisationId, {
         id,
         name,
+        ...creator(p),
         filter: (input.filter ?? {}) as Record<string, unknown>,
         targetUrl: url.toString(),
         secretSealed: rt.vault.seal(secret, id),
@@ -221,7 +243,7 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
       await kick(subscription);
       return { subscription, secret };
     },
-    async createRule(input: RuleInput): Promise<{ subscription: SubscriptionRow; secret: string | null }> {
+    async createRule(p: Principal, input: RuleInput): Promise<{ subscription: SubscriptionRow; secret: string | null }> {
       const name = input.name.trim();
       if (!name || name.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
       const actions = [input.publish, input.webhookUrl, input.triggerSyncOf].filter((a) => a != null);
@@ -230,8 +252,9 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
         throw badInput('a rule needs a filter: it would otherwise react to every event', { field: 'filter' });
       }
       if (input.publish && !/^[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)*$/i.test(input.publish.type)) {
-        throw badInput('publish.type must be a dotted name such as care.admission.recorded', { field: 'publish.type' });
+        throw badInput('publish.type must be a dotted name such as residents.admission.recorded', { field: 'publish.type' });
       }
+      if (input.publish) assertMayUse(p, { type: input.publish.type, source: input.publish.source ?? null }, 'publish.');
       for (const [field, expr] of Object.entries(input.publish?.mapping ?? {})) {
         if (typeof expr !== 'string') throw badInput(`publish.mapping.${field} must be a path or =literal string`, { field: `publish.mapping.${field}` });
       }
@@ -248,10 +271,11 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
       if (maxAttempts < 1 || maxAttempts > 50) throw badInput('maxAttempts must be 1 to 50', { field: 'maxAttempts' });
       const id = randomUUID();
       const secret = url ? randomBytes(32).toString('base64url') : null;
-      const subscription = await store.insert({
+      const subscription = await store.insert(p.organisationId, {
         id,
         kind: 'RULE',
         name,
+        ...creator(p),
         filter: input.filter as Record<string, unknown>,
         action: input.publish ? { publish: input.publish } : input.triggerSyncOf ? { sync: { integrationId: input.triggerSyncOf } } : { webhook: true },
         targetUrl: url,
@@ -263,21 +287,22 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
       await kick(subscription);
       return { subscription, secret };
     },
-    async get(id: string) {
-      const s = await store.byId(id);
+    async get(org: string, id: string) {
+      const s = await store.byId(org, id);
       if (!s) throw notFound('event subscription', id);
       return s;
     },
-    list: () => store.list(),
-    deadLetters: (id: string, first: number) => store.deadLetters(id, Math.max(1, Math.min(first, 500))),
-    async replay(id: string, fromSequence: number): Promise<SubscriptionRow> {
-      const s = await store.setOffset(id, fromSequence, 'ACTIVE');
+    list: (org: string) => store.list(org),
+    deadLetters: (org: string, id: string, first: number) => store.deadLetters(org, id, Math.max(1, Math.min(first, 500))),
+    /** Delivers again from `fromSequence`: still only what the subscription's creator may read. */
+    async replay(org: string, id: string, fromSequence: number): Promise<SubscriptionRow> {
+      const s = await store.setOffset(org, id, fromSequence, 'ACTIVE');
       if (!s) throw notFound('event subscription', id);
-      await kick(s);
+      await kick(s, undefined, undefined, randomUUID());
       return s;
     },
-    async unsubscribe(id: string): Promise<SubscriptionRow> {
-      const s = await store.setStatus(id, 'CANCELLED');
+    async unsubscribe(org: string, id: string): Promise<SubscriptionRow> {
+      const s = await store.setStatus(org, id, 'CANCELLED');
       if (!s) throw notFound('event subscription', id);
       return s;
     },
@@ -294,7 +319,11 @@ export function createSubscriptionsService(rt: HubRuntime, events: EventsStore, 
       clearTimeout(pending);
     },
     async startWorkers() {
-      await rt.jobs.define<{ subscriptionId: string }>(QUEUE, async ({ subscriptionId }) => deliver(subscriptionId), { retryLimit: 3, concurrency: 2 });
+      // Jobs queued before organisations carry none: everything then was the default organisation's.
+      await rt.jobs.define<{ organisationId?: string; subscriptionId: string }>(QUEUE, async ({ organisationId, subscriptionId }) => deliver(organisationId ?? DEFAULT_ORGANISATION, subscriptionId), {
+        retryLimit: 3,
+        concurrency: 2,
+      });
       await kickAll();
     },
   };
