@@ -12,6 +12,8 @@ import { typeDefs as events } from '@hub/subgraph-events';
 import { typeDefs as nhs } from '@hub/subgraph-nhs';
 import { typeDefs as hmrc } from '@hub/subgraph-hmrc';
 import { typeDefs as banking } from '@hub/subgraph-banking';
+import { typeDefs as care } from '@hub/subgraph-care';
+import { typeDefs as audit } from '@hub/subgraph-audit';
 
 /**
  * The schema registry check. `schema/` holds each subgraph's SDL, the composed supergraph and the client-facing
@@ -35,6 +37,8 @@ export const hubSubgraphs: SubgraphSdl[] = [
   { name: 'nhs', typeDefs: nhs },
   { name: 'hmrc', typeDefs: hmrc },
   { name: 'banking', typeDefs: banking },
+  { name: 'audit', typeDefs: audit },
+  { name: 'care', typeDefs: care },
 ];
 
 export interface Approval {

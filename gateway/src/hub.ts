@@ -8,6 +8,8 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { migrationsFolder, schema as dbSchema } from '@hub/db';
 import {
   applyRateLimits,
+  applyAudit,
+  createRetention,
   createLogger,
   createRuntime,
   remotePublisher,
@@ -34,6 +36,7 @@ import { createIntegrationsSubgraph } from '@hub/subgraph-integrations';
 import { createMappingsSubgraph } from '@hub/subgraph-mappings';
 import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
+import { createCareSubgraph, remoteCareDirectory } from '@hub/subgraph-care';
 import { CLIENT_HEADER, createAuthenticator, PRINCIPAL_HEADER, principalFor, SCOPES_HEADER, scopesOf, takeFieldScopes, useScopes, type FieldScopes, type Identity } from './auth.ts';
 import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
 import {
@@ -50,6 +53,7 @@ import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { createNhsSubgraph } from '@hub/subgraph-nhs';
 import { createHmrcSubgraph, HMRC_ENVIRONMENTS } from '@hub/subgraph-hmrc';
 import { createBankingSubgraph } from '@hub/subgraph-banking';
+import { createAuditSubgraph } from '@hub/subgraph-audit';
 import { errorMasker, useErrorCodes } from './errors.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
 import { attachSubscriptions } from './subscriptions.ts';
@@ -61,6 +65,8 @@ export interface Hub {
   port: number;
   runtime?: HubRuntime;
   subgraphs: Subgraph[];
+  /** Applies every retention policy of this process's subgraphs now (the daily job does the same), as of `now`. */
+  runRetention(now?: Date): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -74,6 +80,10 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
   let systems: ReturnType<typeof createSystemsSubgraph> | undefined;
   let events: ReturnType<typeof createEventsSubgraph> | undefined;
   let integrations: Subgraph | undefined;
+  let care: ReturnType<typeof createCareSubgraph> | undefined;
+  // The nhs subgraph asks the care subgraph who is in whose care: in process, or over signed HTTP.
+  const remoteCare = rt.config.subgraphUrls.care ? remoteCareDirectory(rt.config.subgraphUrls.care, rt.config.internalKeys) : undefined;
+  const careDirectory = () => care?.provides?.careDirectory ?? remoteCare;
   const remoteEvents = rt.config.subgraphUrls.events ? remotePublisher(rt.config.subgraphUrls.events, rt.config.internalKeys) : undefined;
   const publisher = () => events?.provides?.eventPublisher ?? remoteEvents;
   const systemsSubgraph = () => (systems ??= createSystemsSubgraph(rt, publisher));
@@ -83,20 +93,27 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
     mappings: () => createMappingsSubgraph(rt, publisher),
     metrics: () => createMetricsSubgraph(rt, publisher),
     events: () => (events ??= createEventsSubgraph(rt, () => integrations?.provides?.syncTrigger)),
-    nhs: () => createNhsSubgraph(rt, publisher),
+    nhs: () => createNhsSubgraph(rt, publisher, careDirectory),
     banking: () => createBankingSubgraph(rt, publisher),
+    care: () => (care ??= createCareSubgraph(rt, publisher)),
+    audit: () => createAuditSubgraph(rt.audit, rt.config.retention.auditDays),
     hmrc: () => {
       const h = rt.config.hmrc;
       return createHmrcSubgraph(rt, publisher, { url: h.baseUrl ?? (h.environment === 'simulated' ? '' : HMRC_ENVIRONMENTS[h.environment]), simulated: h.environment === 'simulated' });
     },
   };
-  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations') || names.includes('nhs') || names.includes('hmrc') || names.includes('banking'))) {
+  if (names.includes('nhs') && !names.includes('care') && !remoteCare) {
+    rt.log.warn('SUBGRAPH_CARE_URL is not set: the nhs subgraph cannot tell who is in care and refuses every NHS record');
+  }
+  if (!names.includes('events') && !remoteEvents && (names.includes('systems') || names.includes('integrations') || names.includes('nhs') || names.includes('hmrc') || names.includes('banking') || names.includes('care'))) {
     rt.log.warn('SUBGRAPH_EVENTS_URL is not set: state-change events wait in the outboxes until an events subgraph is reachable');
   }
   return names.map((n) => {
     const subgraph = factories[n]();
     // Fields marked @rateLimit in the subgraph's SDL are limited per caller, in Redis when it is there.
     applyRateLimits(subgraph.schema, rt.kv);
+    // Every mutation and every read of a @requiresScopes field is audited (outermost: refusals are recorded too).
+    applyAudit(subgraph.schema, rt.audit, { subgraph: n });
     return subgraph;
   });
 }
@@ -108,8 +125,15 @@ async function createGateway(
   log: Logger,
   fieldScopes: FieldScopes,
 ): Promise<{ gateway: ApolloGateway; subgraphUrls: () => Record<string, string> }> {
-  // Every supergraph the gateway loads passes here: the hub takes the @requiresScopes it enforces (see auth.ts).
-  const prepare = (sdl: string) => takeFieldScopes(sdl, fieldScopes);
+  // Every supergraph the gateway loads passes here: the hub takes the @requiresScopes it enforces (see auth.ts), and
+  // never fewer than the reviewed supergraph checked in under schema/ demands: a subgraph process (or whatever answers
+  // at its address) cannot drop a field's scopes by serving other SDL.
+  const reviewed = reviewedFieldScopes(log);
+  const prepare = (sdl: string) => {
+    const prepared = takeFieldScopes(sdl, fieldScopes);
+    for (const [field, need] of reviewed) if (!fieldScopes.has(field)) fieldScopes.set(field, need);
+    return prepared;
+  };
   const localByName = new Map(local.map((s) => [s.name, s]));
   let urls: Record<string, string> = {};
   let supergraphSdl: SupergraphSdlHook;
@@ -172,6 +196,19 @@ async function createGateway(
   return { gateway, subgraphUrls: () => urls };
 }
 
+const REVIEWED_SUPERGRAPH = new URL('../../schema/supergraph.graphql', import.meta.url);
+
+/** The field scopes of the checked-in supergraph (npm run schema:check keeps it current), when it is deployed. */
+function reviewedFieldScopes(log: Logger): FieldScopes {
+  const scopes: FieldScopes = new Map();
+  try {
+    takeFieldScopes(readFileSync(REVIEWED_SUPERGRAPH, 'utf8'), scopes);
+  } catch (err) {
+    log.warn({ err }, 'schema/supergraph.graphql could not be read: field scopes come from the composed supergraph alone');
+  }
+  return scopes;
+}
+
 /** Starts one hub process with the roles its configuration names. */
 export async function startHub(config: HubConfig, log: Logger = createLogger(config.logLevel)): Promise<Hub> {
   const gatewayRole = runsRole(config, 'gateway');
@@ -203,6 +240,9 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
 
   const subgraphs = runtime ? buildSubgraphs(runtime, localNames) : [];
   for (const s of subgraphs) await s.start?.();
+  // Personal data is kept no longer than its policy says: each subgraph names its kinds, one daily job enforces them.
+  const retention = runtime ? createRetention(runtime.jobs, subgraphs.flatMap((s) => s.retention ?? []), log) : undefined;
+  await retention?.start();
 
   const readiness: ReadinessCheck[] = [];
   if (runtime) readiness.push({ name: `database (${runtime.database.kind})`, check: () => runtime.database.ping() });
@@ -287,7 +327,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     });
     events = {
       stream: createLiveStream({
-        log: remoteEventLog(config.subgraphUrls.events),
+        log: remoteEventLog(config.subgraphUrls.events, config.internalKeys),
         bus: remoteBus,
         pollMs: config.eventsLogPollMs,
         inboxLimit: config.eventsSubscriberBuffer,
@@ -329,6 +369,7 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     port,
     runtime,
     subgraphs,
+    runRetention: (now) => retention?.run(now) ?? Promise.resolve({}),
     close() {
       closing ??= (async () => {
         // Stop taking requests, let in-flight ones finish (up to the grace period), then close the pools.

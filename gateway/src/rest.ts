@@ -17,7 +17,7 @@ const RUN = `id trigger status queuedAt startedAt finishedAt durationMs pages re
 const API = `id name version description basePath upstreamUrl rateLimit { requests perSeconds } status timeoutMs createdAt updatedAt`;
 const API_STATS = `requests errors rateLimited errorRate averageLatencyMs p50LatencyMs p95LatencyMs p99LatencyMs maxLatencyMs byOutcome { outcome count }`;
 /** An IntegrationEvent as REST and the SSE stream (sse.ts, `toEventJson`) both show it. */
-const EVENT = `id sequence type source destination payload timestamp correlationId causationId metadata status`;
+const EVENT = `id sequence type source destination payload timestamp correlationId causationId metadata status publisher`;
 
 interface Route {
   method: 'GET' | 'POST';

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@hub/runtime';
 import { nhsFixtureKeys, startNhsSimulator, syntheticNhsNumbers, type NhsSimulator } from '@hub/simulators';
 import {
+  AdmitResidentDocument,
+  CareStatusDocument,
   DischargeSummaryDocument,
   HistoryDocument,
   NhsAuditLogDocument,
@@ -16,11 +18,13 @@ import {
   SendDischargeSummaryDocument,
   UpdateDemographicsDocument,
 } from '../generated/graphql.ts';
-import { backend, eventually, startTestHub, type TestHub } from '../support/hub.ts';
+import { backend, eventually, startTestHub, TEST_INTERNAL_KEYS, type TestHub } from '../support/hub.ts';
 
 /**
  * The NHS connector through the gateway, against the NHS simulator: the sandbox patients, search, PATCH with
  * versions, SCR/EPS, MESH discharge summaries, and the failure modes (429 storms, outages, breaker, token expiry).
+ * The NHS is simulated, so the default organisation's demo home has every simulator patient admitted (see the care
+ * subgraph): these tests read them as residents in care.
  */
 
 const HUB_MAILBOX = 'HUBTEST01';
@@ -69,6 +73,8 @@ let hub: TestHub;
 let next = 0;
 /** A synthetic resident no other test has read (so nothing of it is cached). */
 const fresh = () => SYNTHETIC[next++]!;
+const PURPOSE = 'admission of a new resident to Oak Lodge';
+const residentIdOf = async (nhsNumber: string) => (await hub.ok(CareStatusDocument, { nhsNumber })).careStatus.residentId;
 
 beforeAll(async () => {
   sim = await simulator(1000);
@@ -118,9 +124,20 @@ describe('residents from PDS', () => {
   });
 
   it('answers NOT_FOUND for the missing 9111231130', async () => {
+    // Admitted (the home knows the number), but PDS has no such patient.
+    await hub.ok(AdmitResidentDocument, { input: { homeId: 'demo-home', nhsNumber: '9111231130', admittedOn: '2026-01-05' } });
     const r = await hub.gql(ResidentDocument, { nhsNumber: '9111231130' });
     expect(r.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     expect(r.errors?.[0]?.message).toContain('9111231130');
+  });
+
+  it('refuses a resident in no home of the organisation before any call to the NHS', async () => {
+    const before = sim.stats().requests;
+    const r = await hub.gql(ResidentClinicalDocument, { nhsNumber: '9434765919' });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'NOT_IN_CARE' });
+    expect(r.errors?.[0]?.message).toMatch(/9434765919 is not a resident of a home of organisation default .*admitResident/);
+    expect(r.data ?? null).toBeNull();
+    expect(sim.stats().requests).toBe(before);
   });
 
   it('refuses an invalid NHS number before any call to the NHS', async () => {
@@ -149,27 +166,39 @@ describe('residents from PDS', () => {
   });
 
   it('searches PDS: exact, fuzzy, ranges, bad searches', async () => {
-    const exact = await hub.ok(SearchResidentsDocument, { input: { family: 'Smith', birthDate: '2010-10-22' } });
+    const exact = await hub.ok(SearchResidentsDocument, { input: { family: 'Smith', birthDate: '2010-10-22' }, purpose: PURPOSE });
     const jane = exact.searchResidents.find((m) => m.resident.nhsNumber === '9000000009');
     expect(jane?.score).toBe(1);
     expect(jane?.resident.demographics.name?.text).toBe('Mrs Jane Smith');
 
-    const fuzzy = await hub.ok(SearchResidentsDocument, { input: { family: 'Smyth', given: ['Jane'], birthDate: '2010-10-22', fuzzy: true } });
+    const fuzzy = await hub.ok(SearchResidentsDocument, { input: { family: 'Smyth', given: ['Jane'], birthDate: '2010-10-22', fuzzy: true }, purpose: PURPOSE });
     const hit = fuzzy.searchResidents.find((m) => m.resident.nhsNumber === '9000000009');
     expect(hit?.score).toBeGreaterThan(0);
     expect(hit!.score!).toBeLessThan(1);
 
-    const range = await hub.ok(SearchResidentsDocument, { input: { family: 'Smith', birthDateFrom: '2010-01-01', birthDateTo: '2010-12-31', maxResults: 10 } });
+    const range = await hub.ok(SearchResidentsDocument, { input: { family: 'Smith', birthDateFrom: '2010-01-01', birthDateTo: '2010-12-31', maxResults: 10 }, purpose: PURPOSE });
     expect(range.searchResidents.map((m) => m.resident.nhsNumber)).toContain('9000000009');
-    const outOfRange = await hub.ok(SearchResidentsDocument, { input: { family: 'Smith', birthDateFrom: '2011-01-01', birthDateTo: '2011-12-31' } });
+    const outOfRange = await hub.ok(SearchResidentsDocument, { input: { family: 'Smith', birthDateFrom: '2011-01-01', birthDateTo: '2011-12-31' }, purpose: PURPOSE });
     expect(outOfRange.searchResidents.map((m) => m.resident.nhsNumber)).not.toContain('9000000009');
 
-    const noDate = await hub.gql(SearchResidentsDocument, { input: { family: 'Smith' } });
+    const noDate = await hub.gql(SearchResidentsDocument, { input: { family: 'Smith' }, purpose: PURPOSE });
     expect(noDate.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', spineCode: 'MISSING_VALUE' });
-    const tooMany = await hub.gql(SearchResidentsDocument, { input: { family: 'Smith', birthDate: '2010-10-22', maxResults: 51 } });
+    const tooMany = await hub.gql(SearchResidentsDocument, { input: { family: 'Smith', birthDate: '2010-10-22', maxResults: 51 }, purpose: PURPOSE });
     expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    const nothing = await hub.gql(SearchResidentsDocument, { input: {} });
+    const nothing = await hub.gql(SearchResidentsDocument, { input: {}, purpose: PURPOSE });
     expect(nothing.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('needs a stated purpose to search, and keeps it in the audit trail', async () => {
+    const before = sim.stats().requests;
+    const vague = await hub.gql(SearchResidentsDocument, { input: { family: 'Smith', birthDate: '2010-10-22' }, purpose: '  ' });
+    expect(vague.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'purpose' });
+    expect(sim.stats().requests).toBe(before);
+
+    const purpose = 'checking identity of Mrs Smith before admission';
+    await hub.ok(SearchResidentsDocument, { input: { family: 'Smith', birthDate: '2010-10-22' }, purpose });
+    const { nhsAuditLog } = await hub.ok(NhsAuditLogDocument, { first: 20 });
+    expect(nhsAuditLog.find((a) => a.purpose === purpose)).toMatchObject({ api: 'pds', operation: 'SEARCH_PATIENTS', outcome: 'OK', nhsNumber: null });
   });
 
   it('updates demographics with a version check; a stale version is a CONFLICT that changes nothing', async () => {
@@ -190,9 +219,14 @@ describe('residents from PDS', () => {
     const noValue = await hub.gql(UpdateDemographicsDocument, { nhsNumber: nhs, version: version + 1, patches: [{ op: 'replace', path: '/gender' }] });
     expect(noValue.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 
-    const history = await hub.ok(HistoryDocument, { filter: { types: ['nhs.pds.patient.updated'] }, first: 50 });
-    const event = history.eventHistory.events.find((e) => (e.payload as { nhsNumber: string }).nhsNumber === nhs);
-    expect(event?.payload).toMatchObject({ nhsNumber: nhs, fromVersion: version, version: version + 1, paths: ['/gender'] });
+    const residentId = await residentIdOf(nhs);
+    expect(residentId).toMatch(/^res_[a-z2-7]{16}$/);
+    const event = await eventually(async () => {
+      const history = await hub.ok(HistoryDocument, { filter: { types: ['nhs.pds.patient.updated'] }, first: 50 });
+      return history.eventHistory.events.find((e) => (e.payload as { residentId: string }).residentId === residentId);
+    });
+    expect(event.payload).toMatchObject({ residentId, fromVersion: version, version: version + 1, paths: ['/gender'] });
+    expect(JSON.stringify(event.payload)).not.toContain(nhs);
   });
 
   it('reads the Summary Care Record and EPS prescriptions through FHIRPath mappings', async () => {
@@ -228,8 +262,9 @@ describe('residents from PDS', () => {
       return h.eventHistory.events[0];
     });
     expect(event).toMatchObject({ type: 'nhs.pds.called', source: 'hub.nhs' });
-    expect(event.payload).toMatchObject({ operation: 'READ_PATIENT', nhsNumber: nhs, outcome: 'OK', httpStatus: 200 });
+    expect(event.payload).toMatchObject({ operation: 'READ_PATIENT', residentId: await residentIdOf(nhs), outcome: 'OK', httpStatus: 200 });
     expect(JSON.stringify(event.payload)).not.toMatch(/Smith|address|telecom/i);
+    expect(JSON.stringify(event.payload)).not.toContain(nhs);
   });
 
   it('gets a new token when the platform stops accepting the cached one', async () => {
@@ -428,7 +463,7 @@ describe('NHS configuration', () => {
     expect(() => loadConfig({ NHS_ENVIRONMENT: 'staging' } as NodeJS.ProcessEnv)).toThrow(/NHS_ENVIRONMENT/);
     // Production never falls back to the simulator silently; a process without the nhs role need not say.
     expect(() => loadConfig({ NODE_ENV: 'production' } as NodeJS.ProcessEnv)).toThrow(/NHS_ENVIRONMENT: required when NODE_ENV=production/);
-    expect(loadConfig({ NODE_ENV: 'production', ROLE: 'systems' } as NodeJS.ProcessEnv).roles).toEqual(['systems']);
+    expect(loadConfig({ NODE_ENV: 'production', ROLE: 'systems', INTERNAL_SIGNING_KEYS: TEST_INTERNAL_KEYS } as NodeJS.ProcessEnv).roles).toEqual(['systems']);
     expect(() => loadConfig({ NHS_MESH_CLIENT_CERT_FILE: '/nonexistent/cert.pem' } as NodeJS.ProcessEnv)).toThrow(/NHS_MESH_CLIENT_CERT_FILE: cannot read/);
     const int = loadConfig({ NHS_ENVIRONMENT: 'int', NHS_API_KEY: 'k', NHS_PRIVATE_KEY: nhsFixtureKeys.privateKeyPem, NHS_KEY_ID: 'int-1' } as NodeJS.ProcessEnv);
     expect(int.nhs).toMatchObject({ environment: 'int', apiKey: 'k', keyId: 'int-1' });

@@ -216,10 +216,14 @@ const TARGET_ARGS = ['id', 'systemId', 'integrationId', 'mappingId', 'apiId', 'p
 /** Never copied into an audit row's details, at any depth. */
 const SECRET = /secret|password|token|credential|apikey|api_key|private|authorization|key$/i;
 
+/** Personal identifiers: the row names the resident by pseudonym (residentId) instead, so erasure leaves none behind. */
+const PERSONAL = /^nhsNumbers?$/i;
+
 function argSummary(args: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(args)) {
     if (SECRET.test(k)) out[k] = '[redacted]';
+    else if (PERSONAL.test(k)) out[k] = '[resident]';
     else if (v === null || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
     else if (typeof v === 'string') out[k] = v.length > 200 ? `${v.slice(0, 200)}…` : v;
     // Inputs and data are summarised by shape, not copied: the audit trail is not a second copy of the records.
@@ -252,6 +256,10 @@ export interface AuditOptions {
 export function applyAudit(schema: GraphQLSchema, trail: AuditTrail, o: AuditOptions): number {
   let wrapped = 0;
   const mutation = schema.getMutationType();
+  const residentOf = async (ctx: RequestContext | undefined, nhsNumber: string): Promise<string | null> => {
+    const org = ctx?.principal?.organisationId;
+    return org && o.residentOf ? o.residentOf(org, nhsNumber).catch(() => null) : null;
+  };
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__') || type.name.startsWith('_')) continue;
     for (const field of Object.values(type.getFields()) as Array<GraphQLField<unknown, RequestContext>>) {
@@ -259,12 +267,15 @@ export function applyAudit(schema: GraphQLSchema, trail: AuditTrail, o: AuditOpt
       if (type === mutation) {
         field.resolve = async (source, args, ctx, info) => {
           const action = info.fieldName;
+          const input = (args.input ?? {}) as Record<string, unknown>;
+          const nhsNumber = typeof args.nhsNumber === 'string' ? args.nhsNumber : typeof input.nhsNumber === 'string' ? input.nhsNumber : undefined;
+          const resident = async () => (nhsNumber ? residentOf(ctx, nhsNumber) : null);
           try {
             const result = await resolve(source, args, ctx, info);
-            await trail.note(ctx?.principal, ctx?.requestId, { action, targetType: o.subgraph, targetId: targetOf(args, result), outcome: 'OK', details: argSummary(args) });
+            await trail.note(ctx?.principal, ctx?.requestId, { action, targetType: o.subgraph, targetId: targetOf(args, result), residentId: await resident(), outcome: 'OK', details: argSummary(args) });
             return result;
           } catch (err) {
-            await trail.note(ctx?.principal, ctx?.requestId, { action, targetType: o.subgraph, targetId: targetOf(args, null), outcome: isHubError(err) ? err.code : 'INTERNAL', details: argSummary(args) });
+            await trail.note(ctx?.principal, ctx?.requestId, { action, targetType: o.subgraph, targetId: targetOf(args, null), residentId: await resident(), outcome: isHubError(err) ? err.code : 'INTERNAL', details: argSummary(args) });
             throw err;
           }
         };
@@ -276,9 +287,8 @@ export function applyAudit(schema: GraphQLSchema, trail: AuditTrail, o: AuditOpt
       const where = `${type.name}.${field.name}`;
       field.resolve = async (source, args, ctx, info) => {
         const parent = (source ?? {}) as Record<string, unknown>;
-        const org = ctx?.principal?.organisationId;
         const nhsNumber = typeof parent.nhsNumber === 'string' ? parent.nhsNumber : typeof args.nhsNumber === 'string' ? (args.nhsNumber as string) : undefined;
-        const residentId = nhsNumber && org && o.residentOf ? await o.residentOf(org, nhsNumber).catch(() => null) : null;
+        const residentId = nhsNumber ? await residentOf(ctx, nhsNumber) : null;
         const targetId = nhsNumber ? null : typeof parent.id === 'string' ? parent.id : targetOf(args, null);
         try {
           const result = await resolve(source, args, ctx, info);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_ORGANISATION, parseInternalKeys, TENANT_ID, type InternalKeys } from './tenancy.ts';
 
 /** Every process role the hub can run. `all` is the laptop/demo shape: the gateway plus every subgraph in one process. */
-export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs', 'hmrc', 'banking'] as const;
+export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs', 'hmrc', 'banking', 'audit', 'care'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 export type Role = 'all' | 'gateway' | SubgraphName;
 
@@ -52,6 +52,10 @@ const envSchema = z.object({
   INTERNAL_SIGNING_KEYS: z.string().optional(),
   /** How long after a resident's discharge the home may still read their NHS records (days). */
   CARE_DISCHARGE_WINDOW_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  /** Retention, in days: event payloads (redacted, the row stays), records synced from other systems, audit rows. */
+  RETENTION_EVENT_PAYLOAD_DAYS: z.coerce.number().int().min(1).max(36500).default(730),
+  RETENTION_SYNCED_RECORD_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
+  RETENTION_AUDIT_DAYS: z.coerce.number().int().min(1).max(36500).default(2922),
   NHS_ENVIRONMENT: z.enum(['simulated', 'sandbox', 'int', 'production']).optional(),
   NHS_BASE_URL: z.string().url().optional(),
   NHS_TOKEN_URL: z.string().url().optional(),
@@ -189,6 +193,7 @@ export interface HubConfig {
   /** Signs and checks calls between hub processes; required when any subgraph runs in another process. */
   internalKeys?: InternalKeys;
   careDischargeWindowDays: number;
+  retention: { eventPayloadDays: number; syncedRecordDays: number; auditDays: number };
 }
 
 /**
@@ -322,6 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     auth: authSettings(e, roles.length === 0 || roles.includes('all') || roles.includes('gateway')),
     internalKeys: internalKeys(e, roles, subgraphUrls),
     careDischargeWindowDays: e.CARE_DISCHARGE_WINDOW_DAYS,
+    retention: { eventPayloadDays: e.RETENTION_EVENT_PAYLOAD_DAYS, syncedRecordDays: e.RETENTION_SYNCED_RECORD_DAYS, auditDays: e.RETENTION_AUDIT_DAYS },
     ...overrides,
   };
 }

@@ -1,9 +1,10 @@
 import DataLoader from 'dataloader';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import type { SystemDirectory } from './ports.ts';
+import type { CareDirectory, SystemDirectory } from './ports.ts';
 import type { EventPublisher } from './outbox.ts';
 import type { Principal } from './tenancy.ts';
+import type { RetentionPolicy } from './retention.ts';
 
 /** The scalars every subgraph declares; one definition so they serialise alike across the graph. */
 export const scalarResolvers = { DateTime: DateTimeResolver, JSON: JSONResolver };
@@ -48,6 +49,8 @@ export function rowsById<T extends { id: string }>(rows: T[], ids: readonly stri
 /** Ports a subgraph offers to the others in the same deployment. */
 export interface SubgraphPorts {
   systemDirectory?: SystemDirectory;
+  /** Which residents are in the care of the caller's homes: the nhs subgraph asks before any NHS call. */
+  careDirectory?: CareDirectory;
   eventPublisher?: EventPublisher;
   /**
    * Queues a sync of an integration (event rules use it); `causationId` is the event that asked. The same
@@ -62,6 +65,8 @@ export interface Subgraph {
   typeDefs: DocumentNode;
   schema: GraphQLSchema;
   provides?: SubgraphPorts;
+  /** How long each kind of personal record it keeps is kept; the hub enforces them daily (retention.ts). */
+  retention?: RetentionPolicy[];
   /** Starts queue workers and schedules; called once the whole process is wired. */
   start?(): Promise<void>;
   /** Stops background work (relays, workers) before the pools close. */

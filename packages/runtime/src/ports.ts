@@ -1,3 +1,5 @@
+import type { Principal } from './tenancy.ts';
+
 /**
  * What one bounded context offers another inside the hub, without either reading the other's tables.
  * The systems subgraph implements SystemDirectory; the integrations subgraph uses it to reach a system
@@ -11,9 +13,31 @@ export interface SystemSession {
   tls?: { cert: string; key: string; ca?: string };
 }
 
+/** Both take the organisation first: an integration reaches only its own organisation's systems. */
 export interface SystemDirectory {
-  exists(systemId: string): Promise<boolean>;
+  /** Whether the organisation has this system (another organisation's system does not exist for it). */
+  exists(organisationId: string, systemId: string): Promise<boolean>;
   /** Authenticates against the system with its stored credentials; throws a HubError when it cannot. */
-  openSession(systemId: string): Promise<SystemSession>;
+  openSession(organisationId: string, systemId: string): Promise<SystemSession>;
 }
 
+
+/** A resident's stay that lets the caller read their NHS records: at which home, under which pseudonym. */
+export interface CareStay {
+  residentId: string;
+  homeId: string;
+}
+
+/**
+ * What the care subgraph tells the nhs subgraph (in process, or over signed HTTP): whether a resident is in the care
+ * of the caller's homes. NHS records are fetched only for them.
+ */
+export interface CareDirectory {
+  /**
+   * A current stay at one of the caller's homes (any home of its organisation when it is not limited to some), or one
+   * that ended within the discharge window; null otherwise.
+   */
+  inCare(p: Principal, nhsNumber: string): Promise<CareStay | null>;
+  /** The organisation's pseudonym for a resident it has admitted at some time, or null. */
+  residentId(organisationId: string, nhsNumber: string): Promise<string | null>;
+}

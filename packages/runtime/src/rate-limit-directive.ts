@@ -7,7 +7,7 @@ import type { KeyValue } from './kv.ts';
 /**
  * The `graphql-rate-limit` directive API, on a maintained limiter: a subgraph field marked
  * `@rateLimit(window: "1m", max: 30, identityArgs: ["integrationId"])` takes, per call, one point from an allowance
- * of `max` per `window` for the caller (the request's actor: the authenticated client at the gateway) and the
+ * of `max` per `window` for the caller (the request's actor, the authenticated client, within its organisation) and the
  * values of `identityArgs`; past it the call is RATE_LIMITED with `retryAfterSeconds`. The allowances live in Redis
  * when REDIS_URL is set, so every hub process counts against the same ones (rate-limiter-flexible; the
  * `graphql-rate-limit` package itself needs graphql-tools 7 and node-redis 3, see STACK.md).
@@ -48,7 +48,10 @@ export function applyRateLimits(schema: GraphQLSchema, kv: KeyValue): number {
       const limiter = kv.rateLimiter(`field:${where}`, a.max, seconds);
       const resolve = field.resolve ?? defaultFieldResolver;
       field.resolve = async (source, args, ctx, info) => {
-        const key = [ctx?.actor ?? 'anonymous', ...(a.identityArgs ?? []).map((p) => JSON.stringify(pick(args, p) ?? null))].join('|');
+        // The caller within its organisation: a same-named client of another organisation has its own allowance,
+        // so it can neither spend this one (a connect storm against someone else's system id) nor learn of it.
+        const caller = [ctx?.principal?.organisationId ?? '', ctx?.actor ?? 'anonymous'];
+        const key = [...caller, ...(a.identityArgs ?? []).map((p) => JSON.stringify(pick(args, p) ?? null))].join('|');
         try {
           await limiter.consume(key);
         } catch (err) {

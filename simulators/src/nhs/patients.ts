@@ -393,6 +393,11 @@ export class PatientStore {
     return this.patients.has(nhs);
   }
 
+  /** Every patient's NHS number, in the order they were added. */
+  nhsNumbers(): string[] {
+    return [...this.patients.keys()];
+  }
+
   isRestricted(nhs: string): boolean {
     return this.patients.get(nhs)?.restricted === true;
   }

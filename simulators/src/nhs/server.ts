@@ -35,7 +35,7 @@ interface FhirRoute {
 /**
  * One HTTP server standing in for the NHS APIs the hub uses: APIM's signed-JWT token endpoint, PDS FHIR R4
  * (from the real spec and sandbox bodies), a simulated Summary Care Record and EPS, and a MESH v2 mailbox.
- * Control routes under /__ (never faulted, limited or counted): /__faults, /__reset, /__stats,
+ * Control routes under /__ (never faulted, limited or counted): /__faults, /__reset, /__stats, /__patients,
  * /__tokens/expire, /__mesh/{mailbox}/acknowledge-all.
  */
 export async function startNhsSimulator(o: NhsSimulatorOptions): Promise<NhsSimulator> {
@@ -209,6 +209,8 @@ export async function startNhsSimulator(o: NhsSimulatorOptions): Promise<NhsSimu
     ...faultControlRoutes(faults),
     [`${CONTROL_PREFIX}reset`]: { POST: (req, res) => sendJson(req, res, 200, (reset(), { reset: true })) },
     [`${CONTROL_PREFIX}stats`]: { GET: (req, res) => sendJson(req, res, 200, stats()) },
+    // Which patients there are, so a demo hub can admit them to its demo home.
+    [`${CONTROL_PREFIX}patients`]: { GET: (req, res) => sendJson(req, res, 200, { nhsNumbers: patients.nhsNumbers() }) },
     [`${CONTROL_PREFIX}tokens/expire`]: { POST: (req, res) => sendJson(req, res, 200, (tokens.expireAll(), { expired: true })) },
   };
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cronParser from 'cron-parser';
 import { integrationsOutbox } from '@hub/db';
-import { badInput, createOutboxRelay, deterministicUuid, isHubError, notFound, upstreamError, type EventPublisher, type HubRuntime, type OutboxEvent, type SystemDirectory } from '@hub/runtime';
+import { badInput, createOutboxRelay, DEFAULT_ORGANISATION, deterministicUuid, isHubError, isUuid, notFound, upstreamError, type EventPublisher, type HubRuntime, type OutboxEvent, type SystemDirectory } from '@hub/runtime';
 import { createIntegrationsStore, type IntegrationRow, type SyncRunRow } from './store.ts';
 
 const SYNC_QUEUE = 'integrations.sync';
@@ -73,6 +73,7 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
   const log = rt.log.child({ subgraph: 'integrations' });
   const relay = createOutboxRelay({ name: 'integrations', db: rt.database.db, table: integrationsOutbox, publisher, log });
   const announceRun = (type: string, i: IntegrationRow, r: SyncRunRow): OutboxEvent => ({
+    organisationId: i.organisationId,
     type,
     source: 'hub.integrations',
     systemId: i.externalSystemId,
@@ -90,8 +91,9 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
     },
   });
 
-  async function get(id: string): Promise<IntegrationRow> {
-    const row = await store.byId(id);
+  /** The organisation's integration; another organisation's is NOT_FOUND, like one that does not exist. */
+  async function get(org: string, id: string): Promise<IntegrationRow> {
+    const row = isUuid(id) ? await store.byId(org, id) : undefined;
     if (!row) throw notFound('integration', id);
     return row;
   }
@@ -101,7 +103,7 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
     const s = i.syncSchedule;
     if (!s?.enabled) return;
     const at = nextFire(s);
-    await rt.jobs.send(SCHEDULE_QUEUE, { integrationId: i.id, version: i.scheduleVersion, at: at.toISOString() }, {
+    await rt.jobs.send(SCHEDULE_QUEUE, { organisationId: i.organisationId, integrationId: i.id, version: i.scheduleVersion, at: at.toISOString() }, {
       startAfter: at,
       id: deterministicUuid('sync-schedule', i.id, String(i.scheduleVersion), at.toISOString()),
     });
@@ -111,29 +113,34 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
    * Records a run and queues it. With an idempotency key (an event rule's action for one event) the run's id is
    * derived from the key, so a retried or doubly claimed action finds the run it already made: one sync per key.
    * The job id is the run id, so a crash between the two steps is healed by the retry without a second job.
+   * The key is the organisation's own: the run id is derived from both, so two organisations' keys never meet.
    */
   async function queueRun(i: IntegrationRow, trigger: 'MANUAL' | 'SCHEDULE' | 'EVENT', config: Record<string, unknown>, idempotencyKey?: string): Promise<SyncRunRow> {
-    const id = idempotencyKey ? deterministicUuid('sync-run', idempotencyKey) : randomUUID();
+    const org = i.organisationId;
+    const id = idempotencyKey ? deterministicUuid('sync-run', org, idempotencyKey) : randomUUID();
     const run = idempotencyKey
-      ? await store.createRunOnce({ id, integrationId: i.id, trigger, status: 'QUEUED', config })
-      : await store.createRun({ id, integrationId: i.id, trigger, status: 'QUEUED', config });
-    await rt.jobs.send(SYNC_QUEUE, { runId: run.id }, { id: run.id });
+      ? await store.createRunOnce(org, { id, integrationId: i.id, trigger, status: 'QUEUED', config })
+      : await store.createRun(org, { id, integrationId: i.id, trigger, status: 'QUEUED', config });
+    if (!run) throw notFound('integration', i.id);
+    await rt.jobs.send(SYNC_QUEUE, { organisationId: org, runId: run.id }, { id: run.id });
     return run;
   }
 
   /** Pulls the resource page by page with the system's own authentication and stores what arrives. */
-  async function runSync(runId: string) {
-    const queued = await store.runById(runId);
+  async function runSync(org: string, runId: string) {
+    const queued = await store.runById(org, runId);
     if (!queued) return;
-    const integration = await get(queued.integrationId);
-    const run = await store.startRun(runId, new Date(), (r) => announceRun('sync.started', integration, r));
+    const integration = await store.byId(org, queued.integrationId);
+    if (!integration) return; // deleted since it was queued
+    const run = await store.startRun(org, runId, new Date(), (r) => announceRun('sync.started', integration, r));
     relay.kick();
     if (!run) return; // already finished (a duplicate delivery)
     const r = integration.resource as unknown as RestResource;
     const maxPages = Math.min(r.maxPages, Number((run.config as { maxPages?: number }).maxPages ?? r.maxPages));
     try {
-      const session = await directory().openSession(integration.externalSystemId);
-      await store.log(run, { level: 'INFO', message: `sync started from ${session.name}${r.path}`, data: { pagination: r.pagination } });
+      // The system is reached as the integration's organisation: only its own systems answer.
+      const session = await directory().openSession(org, integration.externalSystemId);
+      await store.log(org, run, { level: 'INFO', message: `sync started from ${session.name}${r.path}`, data: { pagination: r.pagination } });
       let cursor: string | null = null;
       let offset = 0;
       for (let page = 1; page <= maxPages; page++) {
@@ -163,7 +170,7 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
           if (typeof id === 'string' || typeof id === 'number') records.push({ externalId: String(id), data: item as Record<string, unknown> });
           else skipped++;
         }
-        await store.storePage(run, records, {
+        await store.storePage(org, run, records, {
           level: skipped ? 'WARN' : 'INFO',
           message: `page ${page}: ${records.length} records stored${skipped ? `, ${skipped} without "${r.idField}" skipped` : ''}`,
           data: { page, received: items.length, stored: records.length, skipped },
@@ -178,10 +185,11 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
           const total = pick(body, r.totalField);
           if ((typeof total === 'number' && offset >= total) || items.length < r.pageSize) break;
         }
-        if (page === maxPages) await store.log(run, { level: 'WARN', message: `stopped at maxPages (${maxPages})` });
+        if (page === maxPages) await store.log(org, run, { level: 'WARN', message: `stopped at maxPages (${maxPages})` });
       }
-      const done = (await store.runById(run.id))!;
+      const done = (await store.runById(org, run.id))!;
       await store.finishRun(
+        org,
         done,
         true,
         null,
@@ -192,32 +200,36 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
       relay.kick();
     } catch (err) {
       const message = isHubError(err) ? err.message : 'unexpected error';
-      if (!isHubError(err)) log.error({ err, runId }, 'sync failed unexpectedly');
-      const current = (await store.runById(run.id)) ?? run;
-      await store.finishRun(current, false, message, new Date(), { level: 'ERROR', message: `sync failed: ${message}` }, (r) => announceRun('sync.failed', integration, r));
+      if (!isHubError(err)) log.error({ err, organisationId: org, runId }, 'sync failed unexpectedly');
+      const current = (await store.runById(org, run.id)) ?? run;
+      await store.finishRun(org, current, false, message, new Date(), { level: 'ERROR', message: `sync failed: ${message}` }, (r) => announceRun('sync.failed', integration, r));
       relay.kick();
     }
   }
 
   const service = {
     get,
-    byIds: (ids: readonly string[]) => store.byIds(ids),
-    list: (f?: { externalSystemId?: string | null; status?: string | null }) => store.list(f),
-    bySystems: (ids: readonly string[]) => store.bySystems(ids),
-    runs: (id: string, first: number) => store.runs(id, Math.max(1, Math.min(first, 500))),
-    run: (id: string) => store.runById(id),
-    logs: (id: string, first: number, runId?: string | null) => store.logs(id, Math.max(1, Math.min(first, 1000)), runId),
-    runLogs: (runId: string, first: number) => store.runLogs(runId, Math.max(1, Math.min(first, 1000))),
-    records: (id: string, first: number, after?: string | null) => store.records(id, Math.max(1, Math.min(first, 500)), after),
+    byIds: (org: string, ids: readonly string[]) => store.byIds(org, ids.filter(isUuid)),
+    list: (org: string, f: { externalSystemId?: string | null; status?: string | null } = {}) =>
+      f.externalSystemId && !isUuid(f.externalSystemId) ? Promise.resolve([]) : store.list(org, f),
+    bySystems: (org: string, ids: readonly string[]) => store.bySystems(org, ids.filter(isUuid)),
+    runs: (org: string, id: string, first: number) => store.runs(org, id, Math.max(1, Math.min(first, 500))),
+    run: async (org: string, id: string) => (isUuid(id) ? store.runById(org, id) : undefined),
+    logs: (org: string, id: string, first: number, runId?: string | null) =>
+      runId && !isUuid(runId) ? Promise.resolve([]) : store.logs(org, id, Math.max(1, Math.min(first, 1000)), runId),
+    runLogs: (org: string, runId: string, first: number) => store.runLogs(org, runId, Math.max(1, Math.min(first, 1000))),
+    records: (org: string, id: string, first: number, after?: string | null) => store.records(org, id, Math.max(1, Math.min(first, 500)), after),
     nextRunAt: (s: Schedule | null) => (s?.enabled ? nextFire(s) : null),
 
-    async create(input: CreateIntegrationInput): Promise<IntegrationRow> {
+    async create(org: string, input: CreateIntegrationInput): Promise<IntegrationRow> {
       const name = input.name.trim();
       if (!name || name.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
       const resource = validResource(input.resource);
       const schedule = validSchedule(input.syncSchedule);
-      if (!(await directory().exists(input.externalSystemId))) throw notFound('external system', input.externalSystemId);
+      // Only the organisation's own systems: another organisation's system is not found, like one that does not exist.
+      if (!isUuid(input.externalSystemId) || !(await directory().exists(org, input.externalSystemId))) throw notFound('external system', input.externalSystemId);
       const row = await store.insert(
+        org,
         {
         id: randomUUID(),
         externalSystemId: input.externalSystemId,
@@ -230,6 +242,7 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
         status: 'ACTIVE',
         },
         (r) => ({
+          organisationId: r.organisationId,
           type: 'integration.created',
           source: 'hub.integrations',
           systemId: r.externalSystemId,
@@ -242,21 +255,23 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
       return row;
     },
 
-    async setSchedule(integrationId: string, schedule: Schedule | null | undefined): Promise<IntegrationRow> {
-      await get(integrationId);
-      const row = await store.setSchedule(integrationId, validSchedule(schedule));
+    async setSchedule(org: string, integrationId: string, schedule: Schedule | null | undefined): Promise<IntegrationRow> {
+      await get(org, integrationId);
+      const row = await store.setSchedule(org, integrationId, validSchedule(schedule));
+      if (!row) throw notFound('integration', integrationId);
       await queueNextFire(row);
       return row;
     },
 
     async syncData(
+      org: string,
       integrationId: string,
       config: { maxPages?: number | null } = {},
       trigger: 'MANUAL' | 'EVENT' = 'MANUAL',
       causationId?: string,
       idempotencyKey?: string,
     ): Promise<SyncRunRow> {
-      const i = await get(integrationId);
+      const i = await get(org, integrationId);
       if (config.maxPages != null && config.maxPages < 1) throw badInput('config.maxPages must be at least 1', { field: 'config.maxPages' });
       return queueRun(i, trigger, { ...(config.maxPages != null ? { maxPages: config.maxPages } : {}), ...(causationId ? { causationId } : {}) }, idempotencyKey);
     },
@@ -265,11 +280,16 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
 
     async startWorkers() {
       relay.start();
-      await rt.jobs.define<{ runId: string }>(SYNC_QUEUE, async ({ runId }) => runSync(runId), { retryLimit: 2, concurrency: 2 });
-      await rt.jobs.define<{ integrationId: string; version: number }>(
+      // Each job acts with the organisation of the row it was queued for; a job queued before organisations existed
+      // can only be for the default one (every older row went there).
+      await rt.jobs.define<{ organisationId?: string; runId: string }>(SYNC_QUEUE, async ({ organisationId, runId }) => runSync(organisationId ?? DEFAULT_ORGANISATION, runId), {
+        retryLimit: 2,
+        concurrency: 2,
+      });
+      await rt.jobs.define<{ organisationId?: string; integrationId: string; version: number }>(
         SCHEDULE_QUEUE,
-        async ({ integrationId, version }) => {
-          const i = await store.byId(integrationId);
+        async ({ organisationId, integrationId, version }) => {
+          const i = await store.byId(organisationId ?? DEFAULT_ORGANISATION, integrationId);
           // A schedule changed since this job was queued: the new one has its own chain.
           if (!i || i.scheduleVersion !== version || !i.syncSchedule?.enabled) return;
           await queueRun(i, 'SCHEDULE', {});
@@ -277,7 +297,7 @@ export function createIntegrationsService(rt: HubRuntime, directory: () => Syste
         },
         { retryLimit: 3 },
       );
-      for (const i of await store.scheduled()) await queueNextFire(i);
+      for (const i of await store.scheduledOfEveryOrganisation()) await queueNextFire(i);
     },
   };
   return service;

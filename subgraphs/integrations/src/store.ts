@@ -6,99 +6,112 @@ export type IntegrationRow = typeof integrations.$inferSelect;
 export type SyncRunRow = typeof syncRuns.$inferSelect;
 export type SyncLogRow = typeof syncLogs.$inferSelect;
 export type LogEntry = { level: 'INFO' | 'WARN' | 'ERROR'; message: string; data?: Record<string, unknown> };
+type NewRun = Omit<typeof syncRuns.$inferInsert, 'organisationId'>;
 
+/**
+ * Queries of the integrations tables. Every function that reads or writes an organisation's rows takes the
+ * organisation first and puts it in every WHERE and INSERT (runs, logs and synced records included).
+ */
 export function createIntegrationsStore(db: Db<Schema>) {
   // The hot reads are prepared once: drizzle builds their SQL a single time and the server plans it once.
-  const all = db.select().from(integrations).orderBy(asc(integrations.createdAt), asc(integrations.id)).prepare('integrations_all');
+  const orgPlaceholder = eq(integrations.organisationId, sql.placeholder('org'));
+  const all = db.select().from(integrations).where(orgPlaceholder).orderBy(asc(integrations.createdAt), asc(integrations.id)).prepare('integrations_all');
   const someById = db
     .select()
     .from(integrations)
-    .where(sql`${integrations.id} = any(${sql.placeholder('ids')}::uuid[])`)
+    .where(and(orgPlaceholder, sql`${integrations.id} = any(${sql.placeholder('ids')}::uuid[])`))
     .prepare('integrations_by_ids');
   const ofSystems = db
     .select()
     .from(integrations)
-    .where(sql`${integrations.externalSystemId} = any(${sql.placeholder('ids')}::uuid[])`)
+    .where(and(orgPlaceholder, sql`${integrations.externalSystemId} = any(${sql.placeholder('ids')}::uuid[])`))
     .orderBy(asc(integrations.createdAt))
     .prepare('integrations_of_systems');
+  const ofOrg = (org: string, ...where: Array<SQL | undefined>) => and(eq(integrations.organisationId, org), ...where);
+  const runOf = (org: string, ...where: Array<SQL | undefined>) => and(eq(syncRuns.organisationId, org), ...where);
+  const logOf = (org: string, ...where: Array<SQL | undefined>) => and(eq(syncLogs.organisationId, org), ...where);
+  const recordOf = (org: string, ...where: Array<SQL | undefined>) => and(eq(syncedRecords.organisationId, org), ...where);
+  const announced = (org: string, e: OutboxEvent) => outboxRow({ ...e, organisationId: org });
   return {
-    async insert(row: typeof integrations.$inferInsert, announce: (r: IntegrationRow) => OutboxEvent): Promise<IntegrationRow> {
+    async insert(org: string, row: Omit<typeof integrations.$inferInsert, 'organisationId'>, announce: (r: IntegrationRow) => OutboxEvent): Promise<IntegrationRow> {
       return db.transaction(async (tx) => {
-        const [r] = await tx.insert(integrations).values(row).returning();
-        await tx.insert(integrationsOutbox).values(outboxRow(announce(r!)));
+        const [r] = await tx.insert(integrations).values({ ...row, organisationId: org }).returning();
+        await tx.insert(integrationsOutbox).values(announced(org, announce(r!)));
         return r!;
       });
     },
-    async byId(id: string): Promise<IntegrationRow | undefined> {
-      const [r] = await db.select().from(integrations).where(eq(integrations.id, id));
+    async byId(org: string, id: string): Promise<IntegrationRow | undefined> {
+      const [r] = await db.select().from(integrations).where(ofOrg(org, eq(integrations.id, id)));
       return r;
     },
-    async byIds(ids: readonly string[]): Promise<IntegrationRow[]> {
+    async byIds(org: string, ids: readonly string[]): Promise<IntegrationRow[]> {
       if (!ids.length) return [];
-      return someById.execute({ ids: [...ids] });
+      return someById.execute({ org, ids: [...ids] });
     },
-    async list(f: { externalSystemId?: string | null; status?: string | null } = {}): Promise<IntegrationRow[]> {
-      if (!f.externalSystemId && !f.status) return all.execute();
+    async list(org: string, f: { externalSystemId?: string | null; status?: string | null } = {}): Promise<IntegrationRow[]> {
+      if (!f.externalSystemId && !f.status) return all.execute({ org });
       const where: SQL[] = [];
       if (f.externalSystemId) where.push(eq(integrations.externalSystemId, f.externalSystemId));
       if (f.status) where.push(eq(integrations.status, f.status));
-      return db.select().from(integrations).where(where.length ? and(...where) : undefined).orderBy(asc(integrations.createdAt), asc(integrations.id));
+      return db.select().from(integrations).where(ofOrg(org, ...where)).orderBy(asc(integrations.createdAt), asc(integrations.id));
     },
-    async bySystems(systemIds: readonly string[]): Promise<IntegrationRow[]> {
+    async bySystems(org: string, systemIds: readonly string[]): Promise<IntegrationRow[]> {
       if (!systemIds.length) return [];
-      return ofSystems.execute({ ids: [...systemIds] });
+      return ofSystems.execute({ org, ids: [...systemIds] });
     },
-    async scheduled(): Promise<IntegrationRow[]> {
+    /** Background work only (queueing every schedule after a restart): every organisation's scheduled integrations, each naming its organisation. */
+    async scheduledOfEveryOrganisation(): Promise<IntegrationRow[]> {
       return db.select().from(integrations).where(sql`(${integrations.syncSchedule} ->> 'enabled')::boolean is true`);
     },
-    async setSchedule(id: string, schedule: IntegrationRow['syncSchedule']): Promise<IntegrationRow> {
+    async setSchedule(org: string, id: string, schedule: IntegrationRow['syncSchedule']): Promise<IntegrationRow | undefined> {
       const [r] = await db
         .update(integrations)
         .set({ syncSchedule: schedule, scheduleVersion: sql`${integrations.scheduleVersion} + 1`, updatedAt: new Date() })
-        .where(eq(integrations.id, id))
+        .where(ofOrg(org, eq(integrations.id, id)))
         .returning();
-      return r!;
-    },
-    async createRun(row: typeof syncRuns.$inferInsert): Promise<SyncRunRow> {
-      const [r] = await db.insert(syncRuns).values(row).returning();
-      return r!;
-    },
-    /** Inserts the run unless one with its id exists; returns whichever is stored. */
-    async createRunOnce(row: typeof syncRuns.$inferInsert): Promise<SyncRunRow> {
-      const [r] = await db.insert(syncRuns).values(row).onConflictDoNothing({ target: syncRuns.id }).returning();
-      if (r) return r;
-      const [existing] = await db.select().from(syncRuns).where(eq(syncRuns.id, row.id));
-      return existing!;
-    },
-    async runById(id: string): Promise<SyncRunRow | undefined> {
-      const [r] = await db.select().from(syncRuns).where(eq(syncRuns.id, id));
       return r;
     },
-    async runs(integrationId: string, first: number): Promise<SyncRunRow[]> {
-      return db.select().from(syncRuns).where(eq(syncRuns.integrationId, integrationId)).orderBy(desc(syncRuns.queuedAt), desc(syncRuns.id)).limit(first);
+    async createRun(org: string, row: NewRun): Promise<SyncRunRow> {
+      const [r] = await db.insert(syncRuns).values({ ...row, organisationId: org }).returning();
+      return r!;
     },
-    async startRun(runId: string, at: Date, announce: (r: SyncRunRow) => OutboxEvent): Promise<SyncRunRow | undefined> {
+    /** Inserts the run unless one with its id exists; returns whichever is stored (of this organisation). */
+    async createRunOnce(org: string, row: NewRun): Promise<SyncRunRow | undefined> {
+      const [r] = await db.insert(syncRuns).values({ ...row, organisationId: org }).onConflictDoNothing({ target: syncRuns.id }).returning();
+      if (r) return r;
+      const [existing] = await db.select().from(syncRuns).where(runOf(org, eq(syncRuns.id, row.id)));
+      return existing;
+    },
+    async runById(org: string, id: string): Promise<SyncRunRow | undefined> {
+      const [r] = await db.select().from(syncRuns).where(runOf(org, eq(syncRuns.id, id)));
+      return r;
+    },
+    async runs(org: string, integrationId: string, first: number): Promise<SyncRunRow[]> {
+      return db.select().from(syncRuns).where(runOf(org, eq(syncRuns.integrationId, integrationId))).orderBy(desc(syncRuns.queuedAt), desc(syncRuns.id)).limit(first);
+    },
+    async startRun(org: string, runId: string, at: Date, announce: (r: SyncRunRow) => OutboxEvent): Promise<SyncRunRow | undefined> {
       // Only a queued run starts; a retried job after a crash restarts a RUNNING one from the beginning (upserts are idempotent).
       return db.transaction(async (tx) => {
         const [r] = await tx
           .update(syncRuns)
           .set({ status: 'RUNNING', startedAt: at, pages: 0, recordsReceived: 0, recordsStored: 0, errorCount: 0, error: null })
-          .where(and(eq(syncRuns.id, runId), sql`${syncRuns.status} in ('QUEUED', 'RUNNING')`))
+          .where(runOf(org, eq(syncRuns.id, runId), sql`${syncRuns.status} in ('QUEUED', 'RUNNING')`))
           .returning();
-        if (r) await tx.insert(integrationsOutbox).values(outboxRow(announce(r)));
+        if (r) await tx.insert(integrationsOutbox).values(announced(org, announce(r)));
         return r;
       });
     },
     /** One page: its records upserted, the run's counters and a log line, in one transaction. */
-    async storePage(run: SyncRunRow, records: Array<{ externalId: string; data: Record<string, unknown> }>, log: LogEntry, skipped: number) {
+    async storePage(org: string, run: SyncRunRow, records: Array<{ externalId: string; data: Record<string, unknown> }>, log: LogEntry, skipped: number) {
       await db.transaction(async (tx) => {
         if (records.length) {
           await tx
             .insert(syncedRecords)
-            .values(records.map((r) => ({ integrationId: run.integrationId, externalId: r.externalId, data: r.data, runId: run.id })))
+            .values(records.map((r) => ({ organisationId: org, integrationId: run.integrationId, externalId: r.externalId, data: r.data, runId: run.id })))
             .onConflictDoUpdate({
               target: [syncedRecords.integrationId, syncedRecords.externalId],
               set: { data: sql`excluded.data`, runId: sql`excluded.run_id`, receivedAt: sql`now()` },
+              setWhere: eq(syncedRecords.organisationId, org),
             });
         }
         await tx
@@ -109,15 +122,15 @@ export function createIntegrationsStore(db: Db<Schema>) {
             recordsStored: sql`${syncRuns.recordsStored} + ${records.length}`,
             errorCount: sql`${syncRuns.errorCount} + ${skipped}`,
           })
-          .where(eq(syncRuns.id, run.id));
-        await tx.insert(syncLogs).values({ runId: run.id, integrationId: run.integrationId, ...log });
+          .where(runOf(org, eq(syncRuns.id, run.id)));
+        await tx.insert(syncLogs).values({ organisationId: org, runId: run.id, integrationId: run.integrationId, ...log });
       });
     },
-    async log(run: { id: string; integrationId: string }, entry: LogEntry) {
-      await db.insert(syncLogs).values({ runId: run.id, integrationId: run.integrationId, ...entry });
+    async log(org: string, run: { id: string; integrationId: string }, entry: LogEntry) {
+      await db.insert(syncLogs).values({ organisationId: org, runId: run.id, integrationId: run.integrationId, ...entry });
     },
     /** Ends a run and counts it on its integration, in one transaction. */
-    async finishRun(run: SyncRunRow, ok: boolean, error: string | null, at: Date, entry: LogEntry, announce: (r: SyncRunRow) => OutboxEvent) {
+    async finishRun(org: string, run: SyncRunRow, ok: boolean, error: string | null, at: Date, entry: LogEntry, announce: (r: SyncRunRow) => OutboxEvent) {
       await db.transaction(async (tx) => {
         const [done] = await tx
           .update(syncRuns)
@@ -128,9 +141,10 @@ export function createIntegrationsStore(db: Db<Schema>) {
             error,
             ...(ok ? {} : { errorCount: sql`${syncRuns.errorCount} + 1` }),
           })
-          .where(eq(syncRuns.id, run.id))
+          .where(runOf(org, eq(syncRuns.id, run.id)))
           .returning();
-        await tx.insert(integrationsOutbox).values(outboxRow(announce(done!)));
+        if (!done) return;
+        await tx.insert(integrationsOutbox).values(announced(org, announce(done)));
         await tx
           .update(integrations)
           .set({
@@ -139,21 +153,26 @@ export function createIntegrationsStore(db: Db<Schema>) {
             updatedAt: at,
             ...(ok ? { successCount: sql`${integrations.successCount} + 1` } : { errorCount: sql`${integrations.errorCount} + 1` }),
           })
-          .where(eq(integrations.id, run.integrationId));
-        await tx.insert(syncLogs).values({ runId: run.id, integrationId: run.integrationId, ...entry });
+          .where(ofOrg(org, eq(integrations.id, run.integrationId)));
+        await tx.insert(syncLogs).values({ organisationId: org, runId: run.id, integrationId: run.integrationId, ...entry });
       });
     },
-    async logs(integrationId: string, first: number, runId?: string | null): Promise<SyncLogRow[]> {
-      const where = runId ? and(eq(syncLogs.integrationId, integrationId), eq(syncLogs.runId, runId)) : eq(syncLogs.integrationId, integrationId);
+    async logs(org: string, integrationId: string, first: number, runId?: string | null): Promise<SyncLogRow[]> {
+      const where = runId ? logOf(org, eq(syncLogs.integrationId, integrationId), eq(syncLogs.runId, runId)) : logOf(org, eq(syncLogs.integrationId, integrationId));
       return db.select().from(syncLogs).where(where).orderBy(desc(syncLogs.id)).limit(first);
     },
-    async runLogs(runId: string, first: number): Promise<SyncLogRow[]> {
-      return db.select().from(syncLogs).where(eq(syncLogs.runId, runId)).orderBy(asc(syncLogs.id)).limit(first);
+    async runLogs(org: string, runId: string, first: number): Promise<SyncLogRow[]> {
+      return db.select().from(syncLogs).where(logOf(org, eq(syncLogs.runId, runId))).orderBy(asc(syncLogs.id)).limit(first);
     },
-    async records(integrationId: string, first: number, after?: string | null) {
-      const where = after ? and(eq(syncedRecords.integrationId, integrationId), gt(syncedRecords.externalId, after)) : eq(syncedRecords.integrationId, integrationId);
-      const rows = await db.select().from(syncedRecords).where(where).orderBy(asc(syncedRecords.externalId)).limit(first + 1);
-      const [total] = await db.select({ n: count() }).from(syncedRecords).where(eq(syncedRecords.integrationId, integrationId));
+    async records(org: string, integrationId: string, first: number, after?: string | null) {
+      const mine = eq(syncedRecords.integrationId, integrationId);
+      const rows = await db
+        .select()
+        .from(syncedRecords)
+        .where(recordOf(org, mine, after ? gt(syncedRecords.externalId, after) : undefined))
+        .orderBy(asc(syncedRecords.externalId))
+        .limit(first + 1);
+      const [total] = await db.select({ n: count() }).from(syncedRecords).where(recordOf(org, mine));
       const page = rows.slice(0, first);
       return { records: page, endCursor: rows.length > first ? page.at(-1)!.externalId : null, totalCount: Number(total?.n ?? 0) };
     },

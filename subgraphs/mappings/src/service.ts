@@ -63,6 +63,7 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
   });
 
   const announce = (type: string, m: MappingRow): OutboxEvent => ({
+    organisationId: m.organisationId,
     type,
     source: 'hub.mappings',
     payload: { mappingId: m.id, name: m.name, version: m.version, sourceFormat: m.sourceFormat, targetFormat: m.targetFormat },
@@ -90,8 +91,9 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
     return d ?? null;
   }
 
-  async function head(id: string): Promise<MappingRow> {
-    const m = await store.byId(id);
+  /** The organisation's mapping; another organisation's is NOT_FOUND, like one that does not exist. */
+  async function head(org: string, id: string): Promise<MappingRow> {
+    const m = isUuid(id) ? await store.byId(org, id) : undefined;
     if (!m) throw notFound('mapping', id);
     return m;
   }
@@ -111,14 +113,14 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
   }
 
   const service = {
-    list: () => store.list(),
-    byIds: (ids: readonly string[]) => store.byIds(ids.filter(isUuid)),
-    async byId(id: string) {
-      return isUuid(id) ? ((await store.byId(id)) ?? null) : null;
+    list: (org: string) => store.list(org),
+    byIds: (org: string, ids: readonly string[]) => store.byIds(org, ids.filter(isUuid)),
+    async byId(org: string, id: string) {
+      return isUuid(id) ? ((await store.byId(org, id)) ?? null) : null;
     },
-    versions: (id: string) => store.versions(id),
+    versions: (org: string, id: string) => store.versions(org, id),
 
-    async create(input: MappingInput): Promise<MappingRow> {
+    async create(org: string, input: MappingInput): Promise<MappingRow> {
       const name = input.name.trim();
       if (!/^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,199}$/.test(name)) throw badInput('name must be 1 to 200 letters, digits, spaces or . _ : / -, starting with a letter or digit', { field: 'name' });
       const content: MappingContent = {
@@ -129,15 +131,15 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
         targetSchema: (input.targetSchema ?? null) as Record<string, unknown> | null,
       };
       const c = checked(content);
-      const row = await store.insert({ id: randomUUID(), name, ...content }, (r) => announce('mapping.created', r));
+      const row = await store.insert(org, { id: randomUUID(), name, ...content }, (r) => announce('mapping.created', r));
       if (!row) throw conflict(`a mapping named "${name}" already exists`, { field: 'name' });
       compiled.set(`${row.id}:1`, c);
       relay.kick();
       return row;
     },
 
-    async update(id: string, expectedVersion: number, change: MappingChange): Promise<MappingRow> {
-      const current = await head(id);
+    async update(org: string, id: string, expectedVersion: number, change: MappingChange): Promise<MappingRow> {
+      const current = await head(org, id);
       if (current.version !== expectedVersion) {
         throw conflict(`mapping ${id} is at version ${current.version}, not ${expectedVersion}: read it again and reapply your change`, { currentVersion: current.version });
       }
@@ -149,9 +151,9 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
         targetSchema: (change.targetSchema === undefined ? current.targetSchema : change.targetSchema) as Record<string, unknown> | null,
       };
       const c = checked(next);
-      const row = await store.update(id, expectedVersion, next, (r) => announce('mapping.updated', r));
+      const row = await store.update(org, id, expectedVersion, next, (r) => announce('mapping.updated', r));
       if (!row) {
-        const now = await head(id);
+        const now = await head(org, id);
         throw conflict(`mapping ${id} is at version ${now.version}, not ${expectedVersion}: read it again and reapply your change`, { currentVersion: now.version });
       }
       compiled.set(`${row.id}:${row.version}`, c);
@@ -159,19 +161,18 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
       return row;
     },
 
-    async remove(id: string): Promise<string> {
-      if (!isUuid(id) || !(await store.remove(id, (r) => announce('mapping.deleted', r)))) throw notFound('mapping', id);
+    async remove(org: string, id: string): Promise<string> {
+      if (!isUuid(id) || !(await store.remove(org, id, (r) => announce('mapping.deleted', r)))) throw notFound('mapping', id);
       relay.kick();
       return id;
     },
 
-    async transform(data: unknown, mappingId: string, version?: number | null): Promise<TransformationResult> {
+    async transform(org: string, data: unknown, mappingId: string, version?: number | null): Promise<TransformationResult> {
       const started = performance.now();
-      if (!isUuid(mappingId)) throw notFound('mapping', mappingId);
-      const current = await head(mappingId);
+      const current = await head(org, mappingId);
       let m: MappingContent & { version: number } = current;
       if (version != null && version !== current.version) {
-        const v = await store.version(mappingId, version);
+        const v = await store.version(org, mappingId, version);
         if (!v) throw notFound('mapping version', `${mappingId}@${version}`);
         m = v;
       }

@@ -71,18 +71,24 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
   });
 
   const announce = (type: string, a: ApiRow): OutboxEvent => ({
+    organisationId: a.organisationId,
     type,
     source: 'hub.metrics',
     payload: { apiId: a.id, name: a.name, version: a.version, basePath: a.basePath, status: a.status, rateLimit: a.rateLimit },
   });
 
-  // Tallies since the last flush, per API, minute and outcome.
-  let tallies = new Map<string, StatRow>();
-  function tally(apiId: string, outcome: Outcome, ms: number, at = new Date()) {
+  // Tallies since the last flush, per organisation, API, minute and outcome: each flush writes them as their API's organisation.
+  type Tally = StatRow & { organisationId: string };
+  const tallyKey = (t: Pick<Tally, 'organisationId' | 'apiId' | 'minute' | 'outcome'>) => `${t.organisationId}|${t.apiId}|${t.minute.getTime()}|${t.outcome}`;
+  let tallies = new Map<string, Tally>();
+  function tally(api: ApiRow, outcome: Outcome, ms: number, at = new Date()) {
     const minute = new Date(Math.floor(at.getTime() / 60_000) * 60_000);
-    const key = `${apiId}|${minute.getTime()}|${outcome}`;
+    const key = tallyKey({ organisationId: api.organisationId, apiId: api.id, minute, outcome });
     let t = tallies.get(key);
-    if (!t) tallies.set(key, (t = { apiId, minute, outcome, requests: 0, totalMs: 0, maxMs: 0, buckets: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) }));
+    if (!t) {
+      t = { organisationId: api.organisationId, apiId: api.id, minute, outcome, requests: 0, totalMs: 0, maxMs: 0, buckets: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) };
+      tallies.set(key, t);
+    }
     t.requests++;
     t.totalMs += ms;
     t.maxMs = Math.max(t.maxMs, ms);
@@ -95,22 +101,28 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
       if (!tallies.size) return;
       const rows = [...tallies.values()];
       tallies = new Map();
-      try {
-        await store.addStats(rows);
-      } catch (err) {
-        // Put them back: the next flush adds them (a metric late is better than one lost).
-        for (const r of rows) {
-          const key = `${r.apiId}|${r.minute.getTime()}|${r.outcome}`;
-          const t = tallies.get(key);
-          if (!t) tallies.set(key, r);
-          else {
-            t.requests += r.requests;
-            t.totalMs += r.totalMs;
-            t.maxMs = Math.max(t.maxMs, r.maxMs);
-            r.buckets.forEach((n, i) => (t.buckets[i]! += n));
-          }
+      const byOrg = new Map<string, StatRow[]>();
+      for (const { organisationId, ...r } of rows) (byOrg.get(organisationId) ?? byOrg.set(organisationId, []).get(organisationId)!).push(r);
+      const failed: Tally[] = [];
+      for (const [org, ofOrg] of byOrg) {
+        try {
+          await store.addStats(org, ofOrg);
+        } catch (err) {
+          failed.push(...ofOrg.map((r) => ({ ...r, organisationId: org })));
+          log.warn({ err, organisationId: org }, 'API call statistics could not be written; they will be added at the next flush');
         }
-        log.warn({ err }, 'API call statistics could not be written; they will be added at the next flush');
+      }
+      // Put them back: the next flush adds them (a metric late is better than one lost).
+      for (const r of failed) {
+        const key = tallyKey(r);
+        const t = tallies.get(key);
+        if (!t) tallies.set(key, r);
+        else {
+          t.requests += r.requests;
+          t.totalMs += r.totalMs;
+          t.maxMs = Math.max(t.maxMs, r.maxMs);
+          r.buckets.forEach((n, i) => (t.buckets[i]! += n));
+        }
       }
     });
     return flushing;
@@ -131,18 +143,23 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
     return { requests: l.requests, perSeconds: l.perSeconds };
   }
 
-  async function get(id: string): Promise<ApiRow> {
-    const a = isUuid(id) ? await store.byId(id) : undefined;
+  /** The organisation's API; another organisation's is NOT_FOUND, like one that does not exist. */
+  async function get(org: string, id: string): Promise<ApiRow> {
+    const a = isUuid(id) ? await store.byId(org, id) : undefined;
     if (!a) throw notFound('API', id);
     return a;
   }
 
-  /** Takes one request from the client's allowance for the API (shared by every hub process through Redis). */
+  /**
+   * Takes one request from the client's allowance for the API (shared by every hub process through Redis). The
+   * allowance is named by the API's organisation as well: a client id means that organisation's client, and no
+   * other organisation can spend or read it.
+   */
   async function consume(api: ApiRow, clientId: string): Promise<RateLimitResult> {
     const base = { apiId: api.id, clientId };
     if (!api.rateLimit) return { ...base, allowed: true, limit: null, remaining: null, retryAfterSeconds: null, resetAt: null };
     const { requests, perSeconds } = api.rateLimit;
-    const limiter = rt.kv.rateLimiter(`api:${api.id}`, requests, perSeconds);
+    const limiter = rt.kv.rateLimiter(`api:${api.organisationId}:${api.id}`, requests, perSeconds);
     try {
       const r = await limiter.consume(clientId, 1);
       return { ...base, allowed: true, limit: requests, remaining: r.remainingPoints, retryAfterSeconds: null, resetAt: new Date(Date.now() + r.msBeforeNext) };
@@ -165,13 +182,13 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
   }
 
   const service = {
-    list: () => store.list(),
-    byIds: (ids: readonly string[]) => store.byIds(ids.filter((i) => isUuid(i))),
-    async byId(id: string) {
-      return isUuid(id) ? ((await store.byId(id)) ?? null) : null;
+    list: (org: string) => store.list(org),
+    byIds: (org: string, ids: readonly string[]) => store.byIds(org, ids.filter((i) => isUuid(i))),
+    async byId(org: string, id: string) {
+      return isUuid(id) ? ((await store.byId(org, id)) ?? null) : null;
     },
 
-    async register(input: RegisterApiInput): Promise<ApiRow> {
+    async register(org: string, input: RegisterApiInput): Promise<ApiRow> {
       const name = input.name.trim();
       if (!name || name.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/.test(input.version)) throw badInput('version must be 1 to 50 letters, digits, . _ or -, such as v1 or 2024-05', { field: 'version' });
@@ -187,6 +204,7 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
       if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) throw badInput('timeoutMs must be 100 to 60,000', { field: 'timeoutMs' });
       if (input.description != null && input.description.length > 2_000) throw badInput('description must be at most 2,000 characters', { field: 'description' });
       const r = await store.insert(
+        org,
         {
           id: randomUUID(),
           name,
@@ -208,33 +226,36 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
       return r;
     },
 
-    async configureRateLimit(apiId: string, limit: { requests: number; perSeconds: number } | null): Promise<ApiRow> {
-      await get(apiId);
-      const r = await store.update(apiId, { rateLimit: validLimit(limit, 'limit') }, (a) => announce('api.rate_limit_configured', a));
+    async configureRateLimit(org: string, apiId: string, limit: { requests: number; perSeconds: number } | null): Promise<ApiRow> {
+      await get(org, apiId);
+      const r = await store.update(org, apiId, { rateLimit: validLimit(limit, 'limit') }, (a) => announce('api.rate_limit_configured', a));
+      if (!r) throw notFound('API', apiId);
       relay.kick();
-      return r!;
+      return r;
     },
 
-    async setStatus(apiId: string, status: string): Promise<ApiRow> {
+    async setStatus(org: string, apiId: string, status: string): Promise<ApiRow> {
       if (!STATUSES.includes(status as (typeof STATUSES)[number])) throw badInput(`status must be one of ${STATUSES.join(', ')}`, { field: 'status' });
-      await get(apiId);
-      const r = await store.update(apiId, { status }, (a) => announce(`api.${status.toLowerCase()}`, a));
+      await get(org, apiId);
+      const r = await store.update(org, apiId, { status }, (a) => announce(`api.${status.toLowerCase()}`, a));
+      if (!r) throw notFound('API', apiId);
       relay.kick();
-      return r!;
+      return r;
     },
 
-    async applyRateLimit(clientId: string, endpoint: string): Promise<RateLimitResult> {
+    /** Takes one request of the allowance of one of the organisation's clients, for one of the organisation's APIs. */
+    async applyRateLimit(org: string, clientId: string, endpoint: string): Promise<RateLimitResult> {
       if (!clientId.trim() || clientId.length > 200) throw badInput('clientId must be 1 to 200 characters', { field: 'clientId' });
       // The endpoint is an API id, or a path under an API's base path (the longest base path wins).
       let api: ApiRow | undefined;
-      if (isUuid(endpoint)) api = await store.byId(endpoint);
+      if (isUuid(endpoint)) api = await store.byId(org, endpoint);
       else if (endpoint.startsWith('/')) {
         const path = endpoint.split('?')[0]!;
-        api = (await store.list()).filter((a) => path === a.basePath || path.startsWith(`${a.basePath}/`)).sort((a, b) => b.basePath.length - a.basePath.length)[0];
+        api = (await store.list(org)).filter((a) => path === a.basePath || path.startsWith(`${a.basePath}/`)).sort((a, b) => b.basePath.length - a.basePath.length)[0];
       } else throw badInput('endpoint must be an API id or a path such as /care-plans/v1/plans', { field: 'endpoint' });
       if (!api) throw notFound('API for endpoint', endpoint);
       const r = await consume(api, clientId);
-      if (!r.allowed) tally(api.id, 'RATE_LIMITED', 0);
+      if (!r.allowed) tally(api, 'RATE_LIMITED', 0);
       return r;
     },
 
@@ -243,8 +264,8 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
      * outbound client (allow-list, timeouts, retries of idempotent methods, a breaker per API). An upstream that
      * answers, whatever the status, is a response; one that does not is UPSTREAM_UNAVAILABLE.
      */
-    async route(apiId: string, req: ApiRequestInput, clientId: string) {
-      const api = await get(apiId);
+    async route(org: string, apiId: string, req: ApiRequestInput, clientId: string) {
+      const api = await get(org, apiId);
       if (api.status === 'RETIRED') throw forbidden(`${api.name} ${api.version} is retired; use a newer version`, { apiId });
       const method = req.method.toUpperCase() as HttpMethod;
       if (!METHODS.includes(method)) throw badInput(`method must be one of ${METHODS.join(', ')}`, { field: 'method' });
@@ -266,7 +287,7 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
 
       const limit = await consume(api, clientId);
       if (!limit.allowed) {
-        tally(api.id, 'RATE_LIMITED', 0);
+        tally(api, 'RATE_LIMITED', 0);
         routed.observe({ api: api.name, outcome: 'RATE_LIMITED' }, 0);
         throw rateLimited(`more than ${limit.limit} requests in ${api.rateLimit!.perSeconds} s to ${api.name} ${api.version} from ${clientId}`, {
           apiId,
@@ -284,7 +305,7 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
           timeoutMs: api.timeoutMs,
         });
         const ms = performance.now() - started;
-        tally(api.id, outcomeOf(res.status), ms);
+        tally(api, outcomeOf(res.status), ms);
         routed.observe({ api: api.name, outcome: outcomeOf(res.status) }, ms / 1000);
         let body: unknown = null;
         if (/\bjson\b/i.test(res.headers['content-type'] ?? '') && res.body) {
@@ -305,7 +326,7 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
         };
       } catch (err) {
         const ms = performance.now() - started;
-        tally(api.id, 'ERROR', ms);
+        tally(api, 'ERROR', ms);
         routed.observe({ api: api.name, outcome: 'ERROR' }, ms / 1000);
         if (isHubError(err)) throw err;
         throw new HubError('UPSTREAM_UNAVAILABLE', `${api.name} did not answer`, { apiId }, { cause: err });
@@ -313,14 +334,14 @@ export function createMetricsService(rt: HubRuntime, publisher: () => EventPubli
     },
 
     /** Calls, errors and latency of one API over a time range, per minute and in total. */
-    async apiMetrics(apiId: string, range: { from?: Date | null; to?: Date | null }) {
-      const api = await get(apiId);
+    async apiMetrics(org: string, apiId: string, range: { from?: Date | null; to?: Date | null }) {
+      const api = await get(org, apiId);
       const to = range.to ?? new Date();
       const from = range.from ?? new Date(to.getTime() - 60 * 60_000);
       if (from >= to) throw badInput('timeRange.from must be before timeRange.to', { field: 'timeRange' });
       if (to.getTime() - from.getTime() > 31 * 86_400_000) throw badInput('timeRange may span at most 31 days', { field: 'timeRange' });
       await flush();
-      const rows = await store.stats(api.id, new Date(Math.floor(from.getTime() / 60_000) * 60_000), to);
+      const rows = await store.stats(org, api.id, new Date(Math.floor(from.getTime() / 60_000) * 60_000), to);
       const empty = () => ({ requests: 0, errors: 0, rateLimited: 0, totalMs: 0, maxMs: 0, buckets: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0) as number[], outcomes: new Map<string, number>() });
       const total = empty();
       const series = new Map<number, ReturnType<typeof empty>>();

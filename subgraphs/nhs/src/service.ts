@@ -4,11 +4,19 @@ import {
   badInput,
   conflict,
   createOutboxRelay,
+  DEFAULT_ORGANISATION,
+  forbidden,
   groupCommit,
   isHubError,
+  isUuid,
   loaderFor,
   notFound,
+  organisationOf,
+  principalOf,
+  servicePrincipal,
   upstreamUnavailable,
+  type CareDirectory,
+  type CareStay,
   type EventPublisher,
   type HubRuntime,
   type OutboxEvent,
@@ -90,7 +98,14 @@ const patientMapping = loadMapping('pds-patient.json');
 const scrMapping = loadMapping('scr-bundle.json');
 const epsMapping = loadMapping('eps-bundle.json');
 
-export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher | undefined) {
+/** A stated purpose for a PDS search: a sentence a reviewer of the audit trail can read. */
+function statedPurpose(input: string): string {
+  const purpose = input.trim().replace(/\s+/g, ' ');
+  if (purpose.length < 5 || purpose.length > 300) throw badInput('purpose must say in 5 to 300 characters why the search is made (e.g. "admission of a new resident to Oak Lodge")', { field: 'purpose' });
+  return purpose;
+}
+
+export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher | undefined, careDirectory: () => CareDirectory | undefined) {
   const nhs = resolveNhs(rt.config.nhs);
   const log = rt.log.child({ subgraph: 'nhs' });
   const store = createNhsStore(rt.database.db);
@@ -99,7 +114,9 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
 
   // Concurrent calls share one audit transaction; each call still returns only once its row is committed.
   const writeAudit = groupCommit<{ record: CallRecord; event: OutboxEvent }>(async (calls) => {
-    await store.recordCalls(calls);
+    const byOrg = new Map<string, typeof calls>();
+    for (const c of calls) byOrg.set(c.record.organisationId, [...(byOrg.get(c.record.organisationId) ?? []), c]);
+    for (const [org, mine] of byOrg) await store.recordCalls(org, mine);
     relay.kick();
   });
 
@@ -107,18 +124,60 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     // Logs get the call's shape and outcome; the NHS number stays in the audit table, never in log lines.
     log.debug({ api: r.api, operation: r.operation, outcome: r.outcome, status: r.httpStatus, ms: r.latencyMs, upstreamRequestId: r.upstreamRequestId }, 'nhs call');
     await writeAudit({ record: r, event: {
+      organisationId: r.organisationId,
+      residentId: r.residentId ?? null,
+      homeId: r.homeId ?? null,
       type: `nhs.${r.api}.called`,
       source: SOURCE,
       correlationId: r.requestId ?? null,
-      payload: { api: r.api, operation: r.operation, nhsNumber: r.nhsNumber ?? null, outcome: r.outcome, httpStatus: r.httpStatus ?? null, latencyMs: r.latencyMs, actor: r.actor },
+      // The resident by pseudonym: the NHS number stays in the audit table.
+      payload: {
+        api: r.api,
+        operation: r.operation,
+        residentId: r.residentId ?? null,
+        outcome: r.outcome,
+        httpStatus: r.httpStatus ?? null,
+        latencyMs: r.latencyMs,
+        actor: r.actor,
+        ...(r.purpose ? { purpose: r.purpose } : {}),
+      },
     } });
+  }
+
+  function directory(): CareDirectory {
+    const d = careDirectory();
+    if (!d) throw upstreamUnavailable('hub.care', 'the care subgraph is not configured (SUBGRAPH_CARE_URL): no NHS record is read without knowing who is in care');
+    return d;
+  }
+
+  /**
+   * The stay that lets the caller read this resident's NHS records, asked once per request; FORBIDDEN before any
+   * call to the NHS when there is none.
+   */
+  async function access(n: string, ctx: RequestContext): Promise<CareStay> {
+    const p = principalOf(ctx);
+    const stay = await loaderFor<string, CareStay>(ctx, 'nhs.inCare', (keys) => Promise.all(keys.map((k) => directory().inCare(p, k)))).load(n);
+    if (stay) return stay;
+    const homes = p.homeIds ? `homes ${p.homeIds.join(', ')}` : `a home of organisation ${p.organisationId}`;
+    throw forbidden(
+      `${n} is not a resident of ${homes} (nor discharged in the last ${rt.config.careDischargeWindowDays} days): NHS records are read only for residents in the caller's care; admit them first (admitResident)`,
+      { nhsNumber: n, reason: 'NOT_IN_CARE' },
+    );
+  }
+
+  /** Background work on one organisation's summary: the hub acting for that organisation. */
+  const workerCtx = (organisationId: string): RequestContext => ({ actor: 'hub:nhs-worker', principal: servicePrincipal(organisationId, 'hub:nhs-worker'), loaders: new Map() });
+  /** For background work: the resident's pseudonym, and their home while the stay lets the records be read. */
+  async function careOf(org: string, n: string): Promise<{ residentId: string | null; homeId: string | null }> {
+    const stay = await directory().inCare(servicePrincipal(org, 'hub:nhs-worker'), n);
+    return stay ?? { residentId: await directory().residentId(org, n), homeId: null };
   }
 
   const spine = createSpineClient(rt, nhs, record);
   const cacheKey = (n: string) => `nhs:pds:patient:${n}`;
 
-  async function announce(event: Omit<OutboxEvent, 'source'>): Promise<void> {
-    await store.announce({ ...event, source: SOURCE });
+  async function announce(org: string, event: Omit<OutboxEvent, 'source' | 'organisationId'>): Promise<void> {
+    await store.announce(org, { ...event, organisationId: org, source: SOURCE });
     relay.kick();
   }
 
@@ -141,6 +200,8 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
 
   /** One resident from PDS, or the cache: fresh copies as they are, stale ones only while PDS cannot answer. */
   async function readPatient(n: string, ctx: RequestContext): Promise<PatientRecord> {
+    // Guarded here too, so no path reaches PDS (or the cache of it) without the stay.
+    const stay = await access(n, ctx);
     const text = await rt.kv.get(cacheKey(n)).catch(() => null);
     const cached = text ? (JSON.parse(text) as CachedPatient) : undefined;
     if (cached && Date.now() - Date.parse(cached.fetchedAt) < cacheFreshSeconds * 1000) return fromCache(n, cached, 'CACHE');
@@ -155,6 +216,8 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
         api: 'pds',
         operation: 'READ_PATIENT',
         nhsNumber: n,
+        residentId: stay.residentId,
+        homeId: stay.homeId,
         method: 'GET',
         path: `/Patient/${n}`,
         headers: cached ? { 'if-none-match': cached.etag } : {},
@@ -187,7 +250,9 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
   }
 
   async function patient(input: string, ctx: RequestContext): Promise<PatientRecord> {
-    return (await patientLoader(ctx).load(nhsNumber(input)))!;
+    const n = nhsNumber(input);
+    await access(n, ctx);
+    return (await patientLoader(ctx).load(n))!;
   }
 
   // A version of a record never changes, so a cached copy's mapping is computed once per (NHS number, ETag) here.
@@ -199,7 +264,12 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     return { ...m, version: p.version, restricted: p.restricted, source: p.source, fetchedAt: p.fetchedAt };
   }
 
-  async function search(s: ResidentSearch, ctx: RequestContext) {
+  /**
+   * PDS search, to find someone to admit: allowed without a stay, with a stated purpose that the audit row keeps.
+   * Matches carry what the search returned; anything more about them needs the stay like any other read.
+   */
+  async function search(s: ResidentSearch, purposeInput: string, ctx: RequestContext) {
+    const purpose = statedPurpose(purposeInput);
     const q = new URLSearchParams();
     if (s.family) q.set('family', s.family);
     for (const g of s.given ?? []) q.append('given', g);
@@ -216,15 +286,12 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
       q.set('_max-results', String(s.maxResults));
     }
     if (![...q.keys()].some((k) => !k.startsWith('_'))) throw badInput('give at least one search field (family, given, gender, birth date, postcode)', { field: 'input' });
-    const res = await spine.call({ api: 'pds', operation: 'SEARCH_PATIENTS', method: 'GET', path: `/Patient?${q}`, ctx });
+    const res = await spine.call({ api: 'pds', operation: 'SEARCH_PATIENTS', purpose, method: 'GET', path: `/Patient?${q}`, ctx });
     if (res.status !== 200) throw spineError('nhs.pds', res);
     const bundle = res.json<{ entry?: Array<{ resource: Record<string, any>; search?: { score?: number } }> }>();
-    const loader = patientLoader(ctx);
     return (bundle.entry ?? []).map((e) => {
       const n = String(e.resource.id);
-      const p = patientFrom(n, e.resource, undefined);
-      loader.prime(n, p);
-      return { resident: { nhsNumber: n }, score: e.search?.score ?? null };
+      return { resident: { nhsNumber: n, searched: patientFrom(n, e.resource, undefined) }, score: e.search?.score ?? null };
     });
   }
 
@@ -237,10 +304,13 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
       if ((p.op === 'add' || p.op === 'replace' || p.op === 'test') && p.value === undefined) throw badInput(`patches[${i}] (${p.op}) needs a value`, { field: `patches.${i}.value` });
       if ((p.op === 'move' || p.op === 'copy') && !p.from) throw badInput(`patches[${i}] (${p.op}) needs from`, { field: `patches.${i}.from` });
     }
+    const stay = await access(n, ctx);
     const res = await spine.call({
       api: 'pds',
       operation: 'UPDATE_PATIENT',
       nhsNumber: n,
+      residentId: stay.residentId,
+      homeId: stay.homeId,
       method: 'PATCH',
       path: `/Patient/${n}`,
       headers: { 'if-match': `W/"${version}"`, 'content-type': 'application/json-patch+json' },
@@ -256,21 +326,26 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     const p = patientFrom(n, res.json<Record<string, any>>(), res.headers.etag);
     await cachePatient(p);
     patientLoader(ctx).clear(n).prime(n, p);
-    await announce({
+    await announce(organisationOf(ctx), {
       type: 'nhs.pds.patient.updated',
+      residentId: stay.residentId,
+      homeId: stay.homeId,
       correlationId: ctx.requestId ?? null,
       // Which fields changed, never their values.
-      payload: { nhsNumber: n, fromVersion: version, version: p.version, paths: patches.map((x) => x.path), actor: ctx.actor ?? 'anonymous' },
+      payload: { residentId: stay.residentId, fromVersion: version, version: p.version, paths: patches.map((x) => x.path), actor: ctx.actor ?? 'anonymous' },
     });
     return { nhsNumber: n };
   }
 
   async function summaryCareRecord(input: string, ctx: RequestContext) {
     const n = nhsNumber(input);
+    const stay = await access(n, ctx);
     const res = await spine.call({
       api: 'scr',
       operation: 'READ_SUMMARY_CARE_RECORD',
       nhsNumber: n,
+      residentId: stay.residentId,
+      homeId: stay.homeId,
       method: 'GET',
       path: `/Bundle?patient=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${n}`)}`,
       ctx,
@@ -281,7 +356,8 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
 
   async function prescriptions(input: string, ctx: RequestContext) {
     const n = nhsNumber(input);
-    const res = await spine.call({ api: 'eps', operation: 'READ_PRESCRIPTIONS', nhsNumber: n, method: 'GET', path: '/Bundle', headers: { 'nhsd-nhs-number': n }, ctx });
+    const stay = await access(n, ctx);
+    const res = await spine.call({ api: 'eps', operation: 'READ_PRESCRIPTIONS', nhsNumber: n, residentId: stay.residentId, homeId: stay.homeId, method: 'GET', path: '/Bundle', headers: { 'nhsd-nhs-number': n }, ctx });
     if (res.status !== 200) throw spineError('nhs.eps', res, { resource: 'prescriptions of', nhsNumber: n });
     return (epsMapping.map(res.json()).prescriptions as unknown[]) ?? [];
   }
@@ -343,9 +419,12 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     if (!/^[A-Z0-9]{3,20}$/.test(recipient)) throw badInput('recipientMailbox must be a MESH mailbox id (letters and digits)', { field: 'recipientMailbox' });
     if (!input.summary.trim()) throw badInput('summary must not be empty', { field: 'summary' });
     if (input.admittedAt && input.admittedAt > input.dischargedAt) throw badInput('admittedAt must be before dischargedAt', { field: 'admittedAt' });
+    const stay = await access(n, ctx);
+    const org = organisationOf(ctx);
     const p = await patient(n, ctx);
     const id = randomUUID();
     const row = await store.insertDischarge(
+      org,
       {
         id,
         nhsNumber: n,
@@ -355,34 +434,45 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
         document: dischargeDocument(id, input, p),
         requestedBy: ctx.actor ?? 'anonymous',
       },
-      { type: 'nhs.discharge.queued', source: SOURCE, correlationId: ctx.requestId ?? null, payload: { dischargeSummaryId: id, nhsNumber: n, recipientMailbox: recipient } },
+      {
+        organisationId: org,
+        residentId: stay.residentId,
+        homeId: stay.homeId,
+        type: 'nhs.discharge.queued',
+        source: SOURCE,
+        correlationId: ctx.requestId ?? null,
+        payload: { dischargeSummaryId: id, residentId: stay.residentId, recipientMailbox: recipient },
+      },
     );
     relay.kick();
     try {
-      return await dispatch(id, ctx);
+      return await dispatch(org, id, ctx);
     } catch (err) {
       // Kept and retried by the queue: the summary is never lost because MESH was down when it was written.
       log.warn({ err, dischargeSummaryId: id }, 'discharge summary not sent yet; queued for retry');
-      await store.updateDischarge(id, ['QUEUED'], { lastError: err instanceof Error ? err.message : String(err), attempts: 1 });
-      await rt.jobs.send(DISCHARGE_QUEUE, { id }, { id: randomUUID(), startAfter: new Date(Date.now() + 5_000) });
-      return (await store.discharge(id)) ?? row;
+      await store.updateDischarge(org, id, ['QUEUED'], { lastError: err instanceof Error ? err.message : String(err), attempts: 1 });
+      await rt.jobs.send(DISCHARGE_QUEUE, { organisationId: org, id }, { id: randomUUID(), startAfter: new Date(Date.now() + 5_000) });
+      return (await store.discharge(org, id)) ?? row;
     }
   }
 
   /** Uploads a queued summary to MESH once: a retry first asks MESH whether it already has it (by local id). */
-  async function dispatch(id: string, ctx: RequestContext): Promise<DischargeRow> {
-    const row = await store.discharge(id);
+  async function dispatch(org: string, id: string, ctx: RequestContext): Promise<DischargeRow> {
+    const row = await store.discharge(org, id);
     if (!row) throw notFound('discharge summary', id);
     if (row.status !== 'QUEUED') return row;
+    const { residentId, homeId } = await careOf(org, row.nhsNumber);
     const mailbox = nhs.mesh!.mailbox;
     let messageId: string | undefined;
-    const tracked = await spine.call({ api: 'mesh', operation: 'TRACK_MESSAGE', nhsNumber: row.nhsNumber, method: 'GET', path: `/${mailbox}/outbox/tracking/${encodeURIComponent(id)}`, ctx });
+    const tracked = await spine.call({ api: 'mesh', operation: 'TRACK_MESSAGE', nhsNumber: row.nhsNumber, residentId, homeId, method: 'GET', path: `/${mailbox}/outbox/tracking/${encodeURIComponent(id)}`, ctx });
     if (tracked.status === 200) messageId = tracked.json<{ message_id?: string }>().message_id;
     if (!messageId) {
       const res = await spine.call({
         api: 'mesh',
         operation: 'SEND_DISCHARGE_SUMMARY',
         nhsNumber: row.nhsNumber,
+        residentId,
+        homeId,
         method: 'POST',
         path: `/${mailbox}/outbox`,
         headers: {
@@ -402,27 +492,39 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
       if (!messageId) throw upstreamUnavailable('nhs.mesh', 'no message_id in the upload response');
     }
     const sent = await store.updateDischarge(
+      org,
       id,
       ['QUEUED'],
       { status: 'SENT', meshMessageId: messageId, sentAt: new Date(), attempts: row.attempts + 1, lastError: null },
-      { type: 'nhs.discharge.sent', source: SOURCE, correlationId: ctx.requestId ?? null, payload: { dischargeSummaryId: id, nhsNumber: row.nhsNumber, meshMessageId: messageId } },
+      {
+        organisationId: org,
+        residentId,
+        homeId,
+        type: 'nhs.discharge.sent',
+        source: SOURCE,
+        correlationId: ctx.requestId ?? null,
+        payload: { dischargeSummaryId: id, residentId, meshMessageId: messageId },
+      },
     );
     relay.kick();
-    await rt.jobs.send(TRACKING_QUEUE, { id }, { id: randomUUID(), startAfter: new Date(Date.now() + TRACK_EVERY_SECONDS * 1000) });
-    return sent ?? (await store.discharge(id))!;
+    await rt.jobs.send(TRACKING_QUEUE, { organisationId: org, id }, { id: randomUUID(), startAfter: new Date(Date.now() + TRACK_EVERY_SECONDS * 1000) });
+    return sent ?? (await store.discharge(org, id))!;
   }
 
   /** Asks MESH how far a sent summary got; ACKNOWLEDGED once the recipient has downloaded and acknowledged it. */
-  async function track(id: string, ctx: RequestContext): Promise<DischargeRow> {
-    const row = await store.discharge(id);
+  async function track(org: string, id: string, ctx: RequestContext): Promise<DischargeRow> {
+    const row = isUuid(id) ? await store.discharge(org, id) : undefined;
     if (!row) throw notFound('discharge summary', id);
-    if (row.status === 'QUEUED') return dispatch(id, ctx);
+    if (row.status === 'QUEUED') return dispatch(org, id, ctx);
     if (row.status !== 'SENT' && row.status !== 'DELIVERED') return row;
+    const { residentId, homeId } = await careOf(org, row.nhsNumber);
     const mailbox = nhs.mesh!.mailbox;
     const res = await spine.call({
       api: 'mesh',
       operation: 'TRACK_MESSAGE',
       nhsNumber: row.nhsNumber,
+      residentId,
+      homeId,
       method: 'GET',
       path: `/${mailbox}/outbox/tracking?messageID=${encodeURIComponent(row.meshMessageId!)}`,
       ctx,
@@ -438,20 +540,29 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
       next = { status: 'FAILED', set: { lastError: t.status_description ?? status } };
     }
     const updated = await store.updateDischarge(
+      org,
       id,
       ['SENT', 'DELIVERED'],
       { lastCheckedAt: now, ...(next ? { status: next.status, ...next.set } : {}) },
-      next ? { type: `nhs.discharge.${next.status.toLowerCase()}`, source: SOURCE, correlationId: ctx.requestId ?? null, payload: { dischargeSummaryId: id, nhsNumber: row.nhsNumber, meshMessageId: row.meshMessageId, meshStatus: status } } : undefined,
+      next
+        ? {
+            organisationId: org,
+            residentId,
+            homeId,
+            type: `nhs.discharge.${next.status.toLowerCase()}`,
+            source: SOURCE,
+            correlationId: ctx.requestId ?? null,
+            payload: { dischargeSummaryId: id, residentId, meshMessageId: row.meshMessageId, meshStatus: status },
+          }
+        : undefined,
     );
     relay.kick();
-    const result = updated ?? (await store.discharge(id))!;
+    const result = updated ?? (await store.discharge(org, id))!;
     if (result.status === 'SENT' || result.status === 'DELIVERED') {
-      await rt.jobs.send(TRACKING_QUEUE, { id }, { id: randomUUID(), startAfter: new Date(Date.now() + TRACK_EVERY_SECONDS * 1000) });
+      await rt.jobs.send(TRACKING_QUEUE, { organisationId: org, id }, { id: randomUUID(), startAfter: new Date(Date.now() + TRACK_EVERY_SECONDS * 1000) });
     }
     return result;
   }
-
-  const systemCtx = (): RequestContext => ({ actor: 'hub:nhs-worker', loaders: new Map() });
 
   return {
     environment: nhs,
@@ -463,12 +574,18 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     summaryCareRecord,
     prescriptions,
     sendDischargeSummary,
-    dischargeSummary: (id: string) => store.discharge(id),
-    dischargeSummariesOf: (input: string) => store.dischargesOf(nhsNumber(input)),
-    refreshDischargeSummary: (id: string, ctx: RequestContext) => track(id, ctx),
-    auditLog: (o: { nhsNumber?: string | null; first: number; before?: Date | null }) => {
+    /** A stored summary of the caller's organisation; another organisation's is undefined like one that does not exist. */
+    dischargeSummary: async (id: string, ctx: RequestContext) => (isUuid(id) ? store.discharge(organisationOf(ctx), id) : undefined),
+    /** A resident's summaries are health records like the rest: the stay is needed. */
+    dischargeSummariesOf: async (input: string, ctx: RequestContext) => {
+      const n = nhsNumber(input);
+      await access(n, ctx);
+      return store.dischargesOf(organisationOf(ctx), n);
+    },
+    refreshDischargeSummary: (id: string, ctx: RequestContext) => track(organisationOf(ctx), id, ctx),
+    auditLog: (ctx: RequestContext, o: { nhsNumber?: string | null; first: number; before?: Date | null }) => {
       if (!Number.isInteger(o.first) || o.first < 1 || o.first > 500) throw badInput('first must be between 1 and 500', { field: 'first' });
-      return store.audit({ nhsNumber: o.nhsNumber ? nhsNumber(o.nhsNumber) : undefined, first: o.first, before: o.before ?? undefined });
+      return store.audit(organisationOf(ctx), { nhsNumber: o.nhsNumber ? nhsNumber(o.nhsNumber) : undefined, first: o.first, before: o.before ?? undefined });
     },
     mappings: () => [patientMapping, scrMapping, epsMapping].flatMap((m) => mappingRows(m.mapping)),
     connector() {
@@ -482,8 +599,11 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     },
     async start() {
       relay.start();
-      await rt.jobs.define<{ id: string }>(DISCHARGE_QUEUE, async ({ id }) => void (await dispatch(id, systemCtx())), { retryLimit: 20, retryDelaySeconds: 30, retryBackoff: true });
-      await rt.jobs.define<{ id: string }>(TRACKING_QUEUE, async ({ id }) => void (await track(id, systemCtx())), { retryLimit: 10, retryDelaySeconds: 60, retryBackoff: true });
+      // Jobs queued before organisations existed name none: their summaries went to the default organisation.
+      type Job = { organisationId?: string; id: string };
+      const org = (j: Job) => j.organisationId ?? DEFAULT_ORGANISATION;
+      await rt.jobs.define<Job>(DISCHARGE_QUEUE, async (j) => void (await dispatch(org(j), j.id, workerCtx(org(j)))), { retryLimit: 20, retryDelaySeconds: 30, retryBackoff: true });
+      await rt.jobs.define<Job>(TRACKING_QUEUE, async (j) => void (await track(org(j), j.id, workerCtx(org(j)))), { retryLimit: 10, retryDelaySeconds: 60, retryBackoff: true });
     },
     stop: () => relay.stop(),
   };

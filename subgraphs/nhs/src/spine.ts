@@ -1,12 +1,20 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { isHubError, waitForSlot, type HubRuntime, type OutboundResponse, type RequestContext, type HttpMethod } from '@hub/runtime';
+import { isHubError, principalOf, waitForSlot, type HubRuntime, type OutboundResponse, type RequestContext, type HttpMethod } from '@hub/runtime';
 import type { NhsApiName, ResolvedNhs } from './environments.ts';
 
 /** What the audit trail and the event log learn about each call: identifiers and outcomes, no clinical content. */
 export interface CallRecord {
+  /** Whose call it was: the audit row and the event belong to this organisation. */
+  organisationId: string;
   api: NhsApiName;
   operation: string;
   nhsNumber?: string;
+  /** The organisation's pseudonym for the resident: what the event names instead of the NHS number. */
+  residentId?: string | null;
+  /** The home whose stay allowed the call: a client limited to other homes does not see its event. */
+  homeId?: string | null;
+  /** Why the caller asked, for calls that name no resident in care (a PDS search to admit someone). */
+  purpose?: string;
   actor: string;
   requestId?: string;
   upstreamRequestId: string;
@@ -20,6 +28,9 @@ export interface SpineCall {
   /** What the hub was doing, e.g. READ_PATIENT, for the audit trail. */
   operation: string;
   nhsNumber?: string;
+  residentId?: string | null;
+  homeId?: string | null;
+  purpose?: string;
   method: HttpMethod;
   /** Below the API's base URL, query string included. */
   path: string;
@@ -93,7 +104,18 @@ export function createSpineClient(rt: HubRuntime, nhs: ResolvedNhs, record: (r: 
     async call(c: SpineCall): Promise<OutboundResponse> {
       const upstreamRequestId = randomUUID();
       const started = performance.now();
-      const base = { api: c.api, operation: c.operation, nhsNumber: c.nhsNumber, actor: c.ctx.actor ?? 'anonymous', requestId: c.ctx.requestId, upstreamRequestId };
+      const base = {
+        organisationId: principalOf(c.ctx).organisationId,
+        api: c.api,
+        operation: c.operation,
+        nhsNumber: c.nhsNumber,
+        residentId: c.residentId ?? null,
+        homeId: c.homeId ?? null,
+        ...(c.purpose ? { purpose: c.purpose } : {}),
+        actor: c.ctx.actor ?? 'anonymous',
+        requestId: c.ctx.requestId,
+        upstreamRequestId,
+      };
       try {
         let res = await send(c, upstreamRequestId);
         if (res.status === 401 && c.api !== 'mesh' && nhs.tokenUrl) {

@@ -7,18 +7,26 @@ import type { CallRecord } from './spine.ts';
 export type DischargeRow = typeof dischargeSummaries.$inferSelect;
 export type AuditRow = typeof nhsAudit.$inferSelect;
 
+/**
+ * A PDS search's stated purpose travels in the audit row's operation (`SEARCH_PATIENTS: <purpose>`) until nhs.audit
+ * has a column of its own for it.
+ */
+export const PURPOSE_SEPARATOR = ': ';
+
+/** Queries of the nhs tables; every one takes the organisation first and reads or writes only its rows. */
 export function createNhsStore(db: Db) {
   return {
     /** Audit rows and the events announcing the calls commit together, many calls per transaction. */
-    async recordCalls(calls: Array<{ record: CallRecord; event: OutboxEvent }>): Promise<void> {
+    async recordCalls(org: string, calls: Array<{ record: CallRecord; event: OutboxEvent }>): Promise<void> {
       await db.transaction(async (tx) => {
         await tx.insert(nhsAudit).values(
           calls.map(({ record: r }) => ({
+            organisationId: org,
             id: randomUUID(),
             actor: r.actor,
             requestId: r.requestId ?? null,
             api: r.api,
-            operation: r.operation,
+            operation: r.purpose ? `${r.operation}${PURPOSE_SEPARATOR}${r.purpose}` : r.operation,
             nhsNumber: r.nhsNumber ?? null,
             outcome: r.outcome,
             httpStatus: r.httpStatus ?? null,
@@ -26,46 +34,57 @@ export function createNhsStore(db: Db) {
             upstreamRequestId: r.upstreamRequestId,
           })),
         );
-        await tx.insert(nhsOutbox).values(calls.map((c) => outboxRow(c.event)));
+        await tx.insert(nhsOutbox).values(calls.map((c) => outboxRow({ ...c.event, organisationId: org })));
       });
     },
-    async announce(event: OutboxEvent): Promise<void> {
-      await db.insert(nhsOutbox).values(outboxRow(event));
+    async announce(org: string, event: OutboxEvent): Promise<void> {
+      await db.insert(nhsOutbox).values(outboxRow({ ...event, organisationId: org }));
     },
-    async audit(o: { nhsNumber?: string; first: number; before?: Date }): Promise<AuditRow[]> {
-      const conds = [o.nhsNumber ? eq(nhsAudit.nhsNumber, o.nhsNumber) : undefined, o.before ? lt(nhsAudit.at, o.before) : undefined].filter(Boolean);
+    async audit(org: string, o: { nhsNumber?: string; first: number; before?: Date }): Promise<AuditRow[]> {
       return db
         .select()
         .from(nhsAudit)
-        .where(conds.length ? and(...(conds as never[])) : undefined)
+        .where(and(eq(nhsAudit.organisationId, org), o.nhsNumber ? eq(nhsAudit.nhsNumber, o.nhsNumber) : undefined, o.before ? lt(nhsAudit.at, o.before) : undefined))
         .orderBy(desc(nhsAudit.at))
         .limit(o.first);
     },
-    async insertDischarge(row: typeof dischargeSummaries.$inferInsert, event: OutboxEvent): Promise<DischargeRow> {
+    async insertDischarge(org: string, row: Omit<typeof dischargeSummaries.$inferInsert, 'organisationId'>, event: OutboxEvent): Promise<DischargeRow> {
       return db.transaction(async (tx) => {
-        const [inserted] = await tx.insert(dischargeSummaries).values(row).returning();
-        await tx.insert(nhsOutbox).values(outboxRow(event));
+        const [inserted] = await tx
+          .insert(dischargeSummaries)
+          .values({ ...row, organisationId: org })
+          .returning();
+        await tx.insert(nhsOutbox).values(outboxRow({ ...event, organisationId: org }));
         return inserted!;
       });
     },
-    async discharge(id: string): Promise<DischargeRow | undefined> {
-      const [row] = await db.select().from(dischargeSummaries).where(eq(dischargeSummaries.id, id));
+    async discharge(org: string, id: string): Promise<DischargeRow | undefined> {
+      const [row] = await db
+        .select()
+        .from(dischargeSummaries)
+        .where(and(eq(dischargeSummaries.organisationId, org), eq(dischargeSummaries.id, id)));
       return row;
     },
-    async dischargesOf(nhsNumber: string): Promise<DischargeRow[]> {
-      return db.select().from(dischargeSummaries).where(eq(dischargeSummaries.nhsNumber, nhsNumber)).orderBy(desc(dischargeSummaries.createdAt));
+    async dischargesOf(org: string, nhsNumber: string): Promise<DischargeRow[]> {
+      return db
+        .select()
+        .from(dischargeSummaries)
+        .where(and(eq(dischargeSummaries.organisationId, org), eq(dischargeSummaries.nhsNumber, nhsNumber)))
+        .orderBy(desc(dischargeSummaries.createdAt));
     },
     /** Moves a summary on, announcing the move in the same transaction; only from the status it is expected in. */
-    async updateDischarge(id: string, from: string[], set: Partial<typeof dischargeSummaries.$inferInsert>, event?: OutboxEvent): Promise<DischargeRow | undefined> {
+    async updateDischarge(org: string, id: string, from: string[], set: Partial<typeof dischargeSummaries.$inferInsert>, event?: OutboxEvent): Promise<DischargeRow | undefined> {
+      const mine = and(eq(dischargeSummaries.organisationId, org), eq(dischargeSummaries.id, id));
       return db.transaction(async (tx) => {
-        const [current] = await tx.select().from(dischargeSummaries).where(eq(dischargeSummaries.id, id)).for('update');
+        const [current] = await tx.select().from(dischargeSummaries).where(mine).for('update');
         if (!current || !from.includes(current.status)) return undefined;
+        const { organisationId: _, ...changes } = set;
         const [row] = await tx
           .update(dischargeSummaries)
-          .set({ ...set, updatedAt: new Date() })
-          .where(eq(dischargeSummaries.id, id))
+          .set({ ...changes, updatedAt: new Date() })
+          .where(mine)
           .returning();
-        if (event && row!.status !== current.status) await tx.insert(nhsOutbox).values(outboxRow(event));
+        if (event && row!.status !== current.status) await tx.insert(nhsOutbox).values(outboxRow({ ...event, organisationId: org }));
         return row;
       });
     },

@@ -1,34 +1,38 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { loaderFor, rowsById, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import { loaderFor, organisationOf, rowsById, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
 import type { SystemRow } from './store.ts';
 import { createSystemsService, systemDirectory, type StoredAuth, type SystemsService } from './service.ts';
 
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
 function resolvers(service: SystemsService) {
+  const systemById = (ctx: RequestContext) =>
+    loaderFor(ctx, 'systems.byId', async (ids: readonly string[]) => rowsById(await service.byIds(organisationOf(ctx), ids), ids));
   return {
     ...scalarResolvers,
+    // Every read and change is the caller's organisation's: another organisation's system is not found.
     Query: {
-      externalSystems: (_: unknown, a: { filter?: { type?: string; status?: string; nameContains?: string } }) => service.list(a.filter ?? {}),
-      externalSystem: async (_: unknown, a: { id: string }) => (await service.byIds([a.id]))[0] ?? null,
+      externalSystems: (_: unknown, a: { filter?: { type?: string; status?: string; nameContains?: string } }, ctx: RequestContext) =>
+        service.list(organisationOf(ctx), a.filter ?? {}),
+      externalSystem: (_: unknown, a: { id: string }, ctx: RequestContext) => systemById(ctx).load(a.id),
     },
     Mutation: {
-      registerExternalSystem: (_: unknown, a: { input: Parameters<SystemsService['register']>[0] }) => service.register(a.input),
-      connectToSystem: (_: unknown, a: { systemId: string; credentials: Record<string, string> }) => service.connect(a.systemId, a.credentials),
-      disconnectFromSystem: (_: unknown, a: { systemId: string }) => service.disconnect(a.systemId),
-      checkSystemHealth: async (_: unknown, a: { systemId: string }) => health(await service.checkHealth(a.systemId, 'MANUAL')),
+      registerExternalSystem: (_: unknown, a: { input: Parameters<SystemsService['register']>[1] }, ctx: RequestContext) => service.register(organisationOf(ctx), a.input),
+      connectToSystem: (_: unknown, a: { systemId: string; credentials: Record<string, string> }, ctx: RequestContext) =>
+        service.connect(organisationOf(ctx), a.systemId, a.credentials),
+      disconnectFromSystem: (_: unknown, a: { systemId: string }, ctx: RequestContext) => service.disconnect(organisationOf(ctx), a.systemId),
+      checkSystemHealth: async (_: unknown, a: { systemId: string }, ctx: RequestContext) => health(await service.checkHealth(organisationOf(ctx), a.systemId, 'MANUAL')),
     },
     ExternalSystem: {
-      __resolveReference: (ref: { id: string }, ctx: RequestContext) =>
-        loaderFor(ctx, 'systems.byId', async (ids: readonly string[]) => rowsById(await service.byIds(ids), ids)).load(ref.id),
+      __resolveReference: (ref: { id: string }, ctx: RequestContext) => systemById(ctx).load(ref.id),
       authentication: async (s: SystemRow, _: unknown, ctx: RequestContext) => ({
         ...(s.authentication as StoredAuth),
-        hasCredentials: await loaderFor(ctx, 'systems.hasCredentials', (ids: readonly string[]) => service.hasCredentials(ids)).load(s.id),
+        hasCredentials: await loaderFor(ctx, 'systems.hasCredentials', (ids: readonly string[]) => service.hasCredentials(organisationOf(ctx), ids)).load(s.id),
       }),
       health: (s: SystemRow) => health(s),
-      healthHistory: (s: SystemRow, a: { last: number }) => service.healthHistory(s.id, a.last),
+      healthHistory: (s: SystemRow, a: { last: number }) => service.healthHistory(s.organisationId, s.id, a.last),
     },
   };
 }

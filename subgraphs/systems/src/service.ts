@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { systemsOutbox } from '@hub/db';
-import { badInput, conflict, createOutboxRelay, deterministicUuid, isHubError, notFound, uniqueViolation, type EventPublisher, type HubRuntime, type OutboxEvent, type SystemDirectory, type SystemSession } from '@hub/runtime';
+import { badInput, conflict, createOutboxRelay, DEFAULT_ORGANISATION, deterministicUuid, isHubError, isUuid, notFound, uniqueViolation, type EventPublisher, type HubRuntime, type OutboxEvent, type SystemDirectory, type SystemSession } from '@hub/runtime';
 import type { AuthConfig, Credentials } from '@hub/runtime';
 import { createSystemsStore, type HealthOutcome, type SystemFilter, type SystemRow } from './store.ts';
 
@@ -37,6 +37,7 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
   const log = rt.log.child({ subgraph: 'systems' });
   const relay = createOutboxRelay({ name: 'systems', db: rt.database.db, table: systemsOutbox, publisher, log });
   const announce = (type: string, s: SystemRow, payload: Record<string, unknown>): OutboxEvent => ({
+    organisationId: s.organisationId,
     type,
     source: 'hub.systems',
     systemId: s.id,
@@ -67,14 +68,15 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
     return url.toString().replace(/\/$/, '');
   }
 
-  async function get(id: string): Promise<SystemRow> {
-    const row = await store.byId(id);
+  /** The organisation's system; another organisation's is NOT_FOUND, like one that does not exist. */
+  async function get(org: string, id: string): Promise<SystemRow> {
+    const row = isUuid(id) ? await store.byId(org, id) : undefined;
     if (!row) throw notFound('external system', id);
     return row;
   }
 
   async function sealedCredentials(system: SystemRow): Promise<Credentials | undefined> {
-    const c = await store.credentials(system.id);
+    const c = await store.credentials(system.organisationId, system.id);
     return c ? rt.vault.openJson<Credentials>(c.sealed, system.id) : undefined;
   }
 
@@ -117,14 +119,14 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
     }
   }
 
-  async function scheduleHealthCheck(systemId: string, after = new Date(Date.now() + rt.config.healthCheckIntervalSeconds * 1000)) {
+  async function scheduleHealthCheck(organisationId: string, systemId: string, after = new Date(Date.now() + rt.config.healthCheckIntervalSeconds * 1000)) {
     // One job per system and slot: a second scheduler (another process, a retry) sending the same slot is a no-op.
     const slot = Math.floor(after.getTime() / 1000 / rt.config.healthCheckIntervalSeconds);
-    await rt.jobs.send(HEALTH_QUEUE, { systemId }, { startAfter: after, id: deterministicUuid('health', systemId, String(slot)) });
+    await rt.jobs.send(HEALTH_QUEUE, { organisationId, systemId }, { startAfter: after, id: deterministicUuid('health', systemId, String(slot)) });
   }
 
   const service = {
-    async register(input: RegisterSystemInput): Promise<SystemRow> {
+    async register(org: string, input: RegisterSystemInput): Promise<SystemRow> {
       const name = input.name.trim();
       if (name.length === 0 || name.length > 200) throw badInput('name must be 1 to 200 characters', { field: 'name' });
       const endpoint = validUrl('endpoint', input.endpoint);
@@ -145,10 +147,11 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
       for (const r of input.rateLimits ?? []) {
         if (r.requests < 1 || r.perSeconds < 1) throw badInput('rate limits need requests >= 1 and perSeconds >= 1', { field: 'rateLimits' });
       }
-      if (await store.byName(name)) throw conflict(`an external system named "${name}" already exists`, { field: 'name' });
+      if (await store.byName(org, name)) throw conflict(`an external system named "${name}" already exists`, { field: 'name' });
       let row: SystemRow;
       try {
         row = await store.insert(
+          org,
           {
             id: randomUUID(),
             name,
@@ -175,21 +178,21 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
       return row;
     },
     get,
-    byIds: (ids: readonly string[]) => store.byIds(ids),
-    list: (f?: SystemFilter) => store.list(f),
-    healthHistory: (id: string, last: number) => store.healthHistory(id, Math.max(1, Math.min(last, 500))),
+    byIds: (org: string, ids: readonly string[]) => store.byIds(org, ids.filter(isUuid)),
+    list: (org: string, f?: SystemFilter) => store.list(org, f),
+    healthHistory: (org: string, id: string, last: number) => store.healthHistory(org, id, Math.max(1, Math.min(last, 500))),
     /** For each id, whether credentials are stored. */
-    hasCredentials: async (ids: readonly string[]) => {
-      const set = await store.credentialed(ids);
+    hasCredentials: async (org: string, ids: readonly string[]) => {
+      const set = await store.credentialed(org, ids);
       return ids.map((id) => set.has(id));
     },
 
-    async connect(systemId: string, credentials: Credentials): Promise<ConnectionResult> {
-      const system = await get(systemId);
+    async connect(org: string, systemId: string, credentials: Credentials): Promise<ConnectionResult> {
+      const system = await get(org, systemId);
       const creds = Object.fromEntries(Object.entries(credentials).filter(([, v]) => v != null && v !== '')) as Credentials;
       const outcome = await probe(system, creds, 'CONNECT');
       const sealed = outcome.connected ? sealWithKeyId(rt.vault.seal(creds, system.id)) : undefined;
-      const row = await store.recordHealth(system.id, outcome, sealed, false, (_before, after) =>
+      const row = await store.recordHealth(org, system.id, outcome, sealed, false, (_before, after) =>
         announce(outcome.connected ? 'system.connected' : 'system.connection_failed', after, {
           status: outcome.status,
           latencyMs: outcome.latencyMs,
@@ -197,37 +200,40 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
           error: outcome.error,
         }),
       );
+      if (!row) throw notFound('external system', systemId); // deleted while the handshake ran
       relay.kick();
-      if (outcome.connected) await scheduleHealthCheck(system.id);
-      log.info({ systemId, status: outcome.status, latencyMs: outcome.latencyMs }, 'connect handshake');
+      if (outcome.connected) await scheduleHealthCheck(org, system.id);
+      log.info({ organisationId: org, systemId, status: outcome.status, latencyMs: outcome.latencyMs }, 'connect handshake');
       return { system: row, connected: outcome.connected, status: outcome.status, latencyMs: outcome.latencyMs, httpStatus: outcome.httpStatus, error: outcome.error, checkedAt: outcome.at };
     },
 
-    async disconnect(systemId: string): Promise<SystemRow> {
-      await get(systemId);
-      const row = await store.disconnect(systemId, (r) => announce('system.disconnected', r, {}));
+    async disconnect(org: string, systemId: string): Promise<SystemRow> {
+      if (!isUuid(systemId)) throw notFound('external system', systemId);
+      const row = await store.disconnect(org, systemId, (r) => announce('system.disconnected', r, {}));
+      if (!row) throw notFound('external system', systemId);
       relay.kick();
       return row;
     },
 
     /** A health check with the stored credentials; the scheduled job and `checkSystemHealth` both come here. */
-    async checkHealth(systemId: string, trigger: 'SCHEDULE' | 'MANUAL'): Promise<SystemRow> {
-      const system = await get(systemId);
+    async checkHealth(org: string, systemId: string, trigger: 'SCHEDULE' | 'MANUAL'): Promise<SystemRow> {
+      const system = await get(org, systemId);
       const creds = await sealedCredentials(system);
       if (!creds) throw conflict(`external system ${systemId} is not connected`, { id: systemId, status: system.status });
       const outcome = await probe(system, creds, trigger);
       // A failed check keeps the credentials and the schedule: the system may come back.
       // Only a change of status is news; a check that finds things as they were is in the health history.
-      const row = await store.recordHealth(system.id, { ...outcome, connected: outcome.ok }, undefined, true, (before, after) =>
+      const row = await store.recordHealth(org, system.id, { ...outcome, connected: outcome.ok }, undefined, true, (before, after) =>
         before.status !== after.status ? announce('system.status_changed', after, { from: before.status, to: after.status, error: outcome.error }) : undefined,
       );
+      if (!row) throw notFound('external system', systemId);
       relay.kick();
       return row;
     },
 
     /** Authenticates with the stored credentials; used to sync data from the system. */
-    async openSession(systemId: string): Promise<SystemSession> {
-      const system = await get(systemId);
+    async openSession(org: string, systemId: string): Promise<SystemSession> {
+      const system = await get(org, systemId);
       const auth = system.authentication as StoredAuth;
       const creds = await sealedCredentials(system);
       if (!creds && auth.kind !== 'NONE') throw conflict(`external system ${system.name} is not connected`, { id: systemId, status: system.status });
@@ -238,10 +244,10 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
     /** Re-encrypts every stored credential under the vault's active key (run after adding a new key). */
     async rotateCredentials(): Promise<number> {
       let n = 0;
-      for (const c of await store.allCredentials()) {
+      for (const c of await store.credentialsOfEveryOrganisation()) {
         if (!rt.vault.needsRotation(c.sealed)) continue;
         const next = sealWithKeyId(rt.vault.reseal(c.sealed, c.systemId));
-        await store.replaceSealed(c.systemId, next.sealed, next.keyId);
+        await store.replaceSealed(c.organisationId, c.systemId, next.sealed, next.keyId);
         n++;
       }
       return n;
@@ -251,21 +257,24 @@ export function createSystemsService(rt: HubRuntime, publisher: () => EventPubli
 
     async startWorkers() {
       relay.start();
-      await rt.jobs.define<{ systemId: string }>(
+      await rt.jobs.define<{ organisationId?: string; systemId: string }>(
         HEALTH_QUEUE,
-        async ({ systemId }) => {
-          const system = await store.byId(systemId);
-          if (!system || !(await store.credentials(systemId))) return; // disconnected or gone: the chain ends here
+        async ({ organisationId, systemId }) => {
+          // The check acts with the organisation of the system it was queued for; a job queued before organisations
+          // existed can only be for the default one (every older row went there).
+          const org = organisationId ?? DEFAULT_ORGANISATION;
+          const system = await store.byId(org, systemId);
+          if (!system || !(await store.credentials(org, systemId))) return; // disconnected or gone: the chain ends here
           try {
-            await service.checkHealth(systemId, 'SCHEDULE');
+            await service.checkHealth(org, systemId, 'SCHEDULE');
           } finally {
-            await scheduleHealthCheck(systemId);
+            await scheduleHealthCheck(org, systemId);
           }
         },
         { retryLimit: 1 },
       );
       // After a restart, every connected system has its next check queued (a no-op where one already is).
-      for (const id of await store.systemsWithCredentials()) await scheduleHealthCheck(id);
+      for (const c of await store.connectedOfEveryOrganisation()) await scheduleHealthCheck(c.organisationId, c.systemId);
     },
   };
   return service;
@@ -276,10 +285,10 @@ export type SystemsService = ReturnType<typeof createSystemsService>;
 /** What the integrations subgraph may ask of systems: existence, and an authenticated session to sync with. */
 export function systemDirectory(service: SystemsService): SystemDirectory {
   return {
-    async exists(id) {
-      return (await service.byIds([id])).length === 1;
+    async exists(org, id) {
+      return (await service.byIds(org, [id])).length === 1;
     },
-    openSession: (id) => service.openSession(id),
+    openSession: (org, id) => service.openSession(org, id),
   };
 }
 
