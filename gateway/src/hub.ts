@@ -113,7 +113,7 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
     // Fields marked @rateLimit in the subgraph's SDL are limited per caller, in Redis when it is there.
     applyRateLimits(subgraph.schema, rt.kv);
     // Every mutation and every read of a @requiresScopes field is audited (outermost: refusals are recorded too).
-    applyAudit(subgraph.schema, rt.audit, { subgraph: n });
+    applyAudit(subgraph.schema, rt.audit, { subgraph: n, residentOf: async (org, nhsNumber) => (await careDirectory()?.residentId(org, nhsNumber)) ?? null });
     return subgraph;
   });
 }

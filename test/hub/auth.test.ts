@@ -29,7 +29,8 @@ let signing: CryptoKey;
 let stranger: CryptoKey;
 
 async function token(claims: Record<string, unknown>, o: { key?: CryptoKey; audience?: string; expires?: string } = {}): Promise<string> {
-  return new SignJWT(claims)
+  // Tokens name their organisation (AUTH_JWT_ORGANISATION_CLAIM, `org`), unless a test takes it away.
+  return new SignJWT({ org: 'default', ...claims })
     .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
     .setIssuer(ISSUER)
     .setAudience(o.audience ?? AUDIENCE)
@@ -182,6 +183,8 @@ describe('authentication at the gateway', () => {
       [await token({ client_id: 'elsewhere' }, { audience: 'another-service' }), /not valid/],
       [await token({ client_id: 'forged' }, { key: stranger }), /not valid/],
       [await token({ scope: 'read' }), /names no client/],
+      [await token({ client_id: 'no-org', scope: 'read', org: undefined }), /names no organisation/],
+      [await token({ client_id: 'bad-homes', scope: 'read', homes: 'oak' }), /homes claim is not a list/],
     ];
     for (const [t, message] of refused) {
       const r = await call(SystemsDocument, {}, bearer(t));
@@ -222,7 +225,7 @@ describe('authentication settings', () => {
   it('refuses to run a production gateway with the door open by omission', () => {
     expect(() => loadConfig(prod)).toThrow(/AUTH_API_KEYS or AUTH_JWT_JWKS_URL: required when NODE_ENV=production/);
     expect(loadConfig({ ...prod, AUTH_REQUIRED: 'false' }).auth.required).toBe(false);
-    expect(loadConfig({ ...prod, ROLE: 'systems' }).auth.required).toBe(false);
+    expect(loadConfig({ ...prod, ROLE: 'systems', INTERNAL_SIGNING_KEYS: `k:${randomBytes(32).toString('base64')}` }).auth.required).toBe(false);
     expect(loadConfig({ ...prod, AUTH_API_KEYS: `app:read:${sha(READ)}` }).auth).toMatchObject({ required: true, apiKeys: [{ client: 'app', scopes: ['read'], sha256: sha(READ) }] });
   });
   it('names what is wrong in AUTH_API_KEYS and the JWT settings', () => {
@@ -230,6 +233,10 @@ describe('authentication settings', () => {
     expect(() => loadConfig({ AUTH_API_KEYS: `app:admin:${sha(READ)}` } as NodeJS.ProcessEnv)).toThrow(/entry 1 has scopes other than read, write/);
     expect(() => loadConfig({ AUTH_API_KEYS: `a:read:${sha(READ)};b:read:${sha(READ)}` } as NodeJS.ProcessEnv)).toThrow(/entry 2 repeats a key/);
     expect(() => loadConfig({ AUTH_API_KEYS: 'app:read:abc' } as NodeJS.ProcessEnv)).toThrow(/64 hex digits/);
+    expect(() => loadConfig({ AUTH_API_KEYS: `app:read:${sha(READ)}:Not An Org` } as NodeJS.ProcessEnv)).toThrow(/entry 1 has an organisation id other than/);
+    expect(() => loadConfig({ AUTH_API_KEYS: `app:read:${sha(READ)}:org-a:oak,Elm Lodge` } as NodeJS.ProcessEnv)).toThrow(/entry 1 has a home id other than/);
+    expect(loadConfig({ AUTH_API_KEYS: `app:read:${sha(READ)}:org-a:oak,elm` } as NodeJS.ProcessEnv).auth.apiKeys[0]).toMatchObject({ organisationId: 'org-a', homeIds: ['oak', 'elm'] });
+    expect(loadConfig({ AUTH_API_KEYS: `app:read:${sha(READ)}` } as NodeJS.ProcessEnv).auth.apiKeys[0]).toMatchObject({ organisationId: 'default', homeIds: null });
     expect(() => loadConfig({ AUTH_JWT_JWKS_URL: 'https://idp.test/jwks' } as NodeJS.ProcessEnv)).toThrow(/set all three/);
     expect(() => loadConfig({ AUTH_REQUIRED: 'true' } as NodeJS.ProcessEnv)).toThrow(/configure AUTH_API_KEYS or AUTH_JWT_JWKS_URL too/);
   });
