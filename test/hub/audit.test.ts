@@ -101,16 +101,25 @@ describe('the audit trail', () => {
     const before = (await as(A, '{ auditChain { ok rows } }')).data!.auditChain;
     expect(before.rows).toBeGreaterThan(2);
     // As of eight years and a day from now, every row so far is past its retention (RETENTION_AUDIT_DAYS, 2922).
+    const HISTORY = '{ eventHistory(first: 1000) { events { sequence type payload } } }';
+    const events = (await as(A, HISTORY)).data!.eventHistory.events;
+    expect(events.find((e: any) => e.type === 'system.registered').payload).toMatchObject({ systemId });
     const touched = await hub.hub.runRetention(new Date(Date.now() + 2923 * 86_400_000));
     expect(touched['audit rows']).toBeGreaterThanOrEqual(before.rows);
+    // Event payloads past theirs (730 days) are redacted, and the rows stay: the log keeps every sequence, in order.
+    expect(touched['event payloads']).toBeGreaterThanOrEqual(events.length);
+    expect(touched).toHaveProperty('synced records');
+    const kept = (await as(A, HISTORY)).data!.eventHistory.events;
+    expect(kept.map((e: any) => e.sequence)).toEqual(events.map((e: any) => e.sequence));
+    expect(kept.every((e: any) => JSON.stringify(e.payload) === '{"_redacted":"retention"}')).toBe(true);
     expect((await as(A, ENTRIES)).data!.auditLog.entries.filter((e: any) => e.action !== 'auditLog' && e.action !== 'auditChain')).toEqual([]);
     await as(A, `mutation($id: ID!, $c: SystemCredentialsInput!) { connectToSystem(systemId: $id, credentials: $c) { connected } }`, { id: systemId, c: { apiKey: 'k' } });
     const after = (await as(A, '{ auditChain { ok rows brokenAt } }')).data!.auditChain;
     expect(after).toMatchObject({ ok: true, brokenAt: null });
     expect(after.rows).toBeLessThan(before.rows);
-    const kept = (await as(A, ENTRIES, { f: { action: 'connectToSystem' } })).data!.auditLog.entries;
-    expect(kept).toHaveLength(1);
-    expect(Number(kept[0].seq)).toBeGreaterThan(before.rows);
+    const connects = (await as(A, ENTRIES, { f: { action: 'connectToSystem' } })).data!.auditLog.entries;
+    expect(connects).toHaveLength(1);
+    expect(Number(connects[0].seq)).toBeGreaterThan(before.rows);
   });
 
   it('cannot be changed by the application, and a row altered by hand breaks the chain, which the check and the command find', async () => {

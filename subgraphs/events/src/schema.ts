@@ -99,6 +99,7 @@ export function createEventsSubgraph(rt: HubRuntime<Schema>, syncTrigger: () => 
   const service = createEventsService(rt, { onAppended: () => subscriptions.onAppended() });
   return {
     name: 'events',
+    retention: [{ kind: 'event payloads', days: rt.config.retention.eventPayloadDays, apply: (before) => createEventsStore(rt.database.db).redactPayloadsBefore(before) }],
     typeDefs,
     schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service, subscriptions) as never }]),
     service,

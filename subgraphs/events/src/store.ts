@@ -104,8 +104,23 @@ async function insertNumbered(db: Executor, rows: EventRow[], json: string = ser
   rows.forEach((row, i) => (row.sequence = prev + i + 1));
 }
 
+/** What a payload past its retention becomes: the row stays (the log is gap-free), its content goes. */
+export const REDACTED_PAYLOAD = { _redacted: 'retention' };
+
 export function createEventsStore(db: Db<Schema>) {
   return {
+    /**
+     * Retention, for every organisation at once (the daily job): payloads of events older than `before` are replaced
+     * by REDACTED_PAYLOAD. Sequence, type, source, time and owner stay, so history and replays keep their order.
+     */
+    async redactPayloadsBefore(before: Date): Promise<number> {
+      const rows = await db
+        .update(events)
+        .set({ payload: REDACTED_PAYLOAD })
+        .where(and(sql`${events.timestamp} < ${before}`, sql`${events.payload} <> ${JSON.stringify(REDACTED_PAYLOAD)}::jsonb`))
+        .returning({ sequence: events.sequence });
+      return rows.length;
+    },
     /**
      * Appends a batch atomically. Every writer (in any process) is serialised on the head row, so sequences are
      * gap-free and commit in order. Without idempotency keys that is one statement, and the lock is held only for

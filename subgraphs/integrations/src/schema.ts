@@ -3,6 +3,7 @@ import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { loaderFor, organisationOf, rowsById, scalarResolvers, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph, type SystemDirectory } from '@hub/runtime';
 import type { IntegrationRow, SyncLogRow, SyncRunRow } from './store.ts';
+import { deleteSyncedRecordsBefore } from './store.ts';
 import { createIntegrationsService, type CreateIntegrationInput, type IntegrationsService, type Schedule } from './service.ts';
 
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
@@ -56,6 +57,7 @@ export function createIntegrationsSubgraph(rt: HubRuntime, directory: () => Syst
   const service = createIntegrationsService(rt, directory, publisher);
   return {
     name: 'integrations',
+    retention: [{ kind: 'synced records', days: rt.config.retention.syncedRecordDays, apply: (before) => deleteSyncedRecordsBefore(rt.database.db, before) }],
     typeDefs,
     schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service) as never }]),
     service,

@@ -12,6 +12,12 @@ type NewRun = Omit<typeof syncRuns.$inferInsert, 'organisationId'>;
  * Queries of the integrations tables. Every function that reads or writes an organisation's rows takes the
  * organisation first and puts it in every WHERE and INSERT (runs, logs and synced records included).
  */
+/** Retention, for every organisation at once (the daily job): records synced from other systems before `before` go. */
+export async function deleteSyncedRecordsBefore(db: Db<Schema>, before: Date): Promise<number> {
+  const rows = await db.delete(syncedRecords).where(sql`${syncedRecords.receivedAt} < ${before}`).returning({ id: syncedRecords.externalId });
+  return rows.length;
+}
+
 export function createIntegrationsStore(db: Db<Schema>) {
   // The hot reads are prepared once: drizzle builds their SQL a single time and the server plans it once.
   const orgPlaceholder = eq(integrations.organisationId, sql.placeholder('org'));
