@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import { defaultFieldResolver, isObjectType, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { stringify } from 'safe-stable-stringify';
 import type { Counter } from 'prom-client';
@@ -180,7 +180,7 @@ export function createAuditTrail(db: Db, tables: Tables, log: Logger, failures?:
           const [cut] = (await tx
             .select({ seq: sql<number>`max(${tables.log.seq})` })
             .from(tables.log)
-            .where(and(eq(tables.log.organisationId, org), sql`${tables.log.at} < ${before}`))) as Array<{ seq: number | null }>;
+            .where(and(eq(tables.log.organisationId, org), lt(tables.log.at, before)))) as Array<{ seq: number | null }>;
           if (cut?.seq == null) return 0;
           await tx.execute(sql`select set_config('hub.audit_prune', 'on', true)`);
           const [last] = (await tx.select({ hash: tables.log.hash }).from(tables.log).where(and(eq(tables.log.organisationId, org), eq(tables.log.seq, Number(cut.seq))))) as Array<{ hash: string }>;

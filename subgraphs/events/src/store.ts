@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, inArray, like, lte, max, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, like, lt, lte, max, or, sql, type SQL } from 'drizzle-orm';
 import { events, eventsHead, type Schema } from '@hub/db';
 import type { Db } from '@hub/runtime';
 import { readableBy, type EventReader } from './visibility.ts';
@@ -117,7 +117,7 @@ export function createEventsStore(db: Db<Schema>) {
       const rows = await db
         .update(events)
         .set({ payload: REDACTED_PAYLOAD })
-        .where(and(sql`${events.timestamp} < ${before}`, sql`${events.payload} <> ${JSON.stringify(REDACTED_PAYLOAD)}::jsonb`))
+        .where(and(lt(events.timestamp, before), sql`${events.payload} <> ${JSON.stringify(REDACTED_PAYLOAD)}::jsonb`))
         .returning({ sequence: events.sequence });
       return rows.length;
     },

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
 import { integrations, integrationsOutbox, syncedRecords, syncLogs, syncRuns, type Schema } from '@hub/db';
 import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
 
@@ -14,7 +14,7 @@ type NewRun = Omit<typeof syncRuns.$inferInsert, 'organisationId'>;
  */
 /** Retention, for every organisation at once (the daily job): records synced from other systems before `before` go. */
 export async function deleteSyncedRecordsBefore(db: Db<Schema>, before: Date): Promise<number> {
-  const rows = await db.delete(syncedRecords).where(sql`${syncedRecords.receivedAt} < ${before}`).returning({ id: syncedRecords.externalId });
+  const rows = await db.delete(syncedRecords).where(lt(syncedRecords.receivedAt, before)).returning({ id: syncedRecords.externalId });
   return rows.length;
 }
 
