@@ -37,6 +37,7 @@ export function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
     HMRC_ENVIRONMENT: 'simulated',
     // ... and authentication, or saying it is off: the benches measure the hub on loopback without it.
     AUTH_REQUIRED: 'false',
+    AUTH_ANONYMOUS_SCOPES: 'all',
   };
 }
 

@@ -11,9 +11,11 @@ import { DEFAULT_ORGANISATION, forbidden, HubError, SCOPES, TENANT_ID, unauthent
  * replacing whatever `x-hub-client` the caller claimed; its scopes decide what it may do: `read` (queries,
  * subscriptions, the event stream and history) and `write` (mutations).
  *
- * With authentication not required (the default outside production), a caller without credentials is let in with
- * every scope under the name it claims in `x-hub-client` (or its address), as before; credentials that are presented
- * are still checked.
+ * With authentication not required, a caller without credentials is let in under the name it claims in
+ * `x-hub-client` (or its address) with the scopes AUTH_ANONYMOUS_SCOPES gives it: none unless configured, except on a
+ * development hub with no credentials configured at all, where it is every scope (`npm start` on a laptop).
+ * Credentials that are presented are always checked. JWTs: only the algorithms AUTH_JWT_ALGORITHMS names, and `exp`
+ * is required (a graphql-ws connection is closed when its token expires).
  */
 export interface Identity {
   client: string;
@@ -24,6 +26,8 @@ export interface Identity {
   homeIds: readonly string[] | null;
   /** The end user a JWT names (sub, when it is not the client itself). */
   userId?: string;
+  /** When the credentials stop being valid (a JWT's exp), in ms since the epoch. */
+  expiresAt?: number;
 }
 
 /** The principal every subgraph sees for an identity. */
@@ -40,6 +44,8 @@ export const CLIENT_HEADER = 'x-hub-client';
 export const SCOPES_HEADER = 'x-hub-scopes';
 /** The whole principal (organisation, homes, scopes), handed from the HTTP server to yoga inside this process. */
 export const PRINCIPAL_HEADER = 'x-hub-principal';
+/** How the caller proved who it is (`api-key`, `jwt`, `anonymous`): per-client limits apply to proven clients only. */
+export const VIA_HEADER = 'x-hub-via';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
@@ -54,11 +60,14 @@ export interface Credentials {
 export function createAuthenticator(settings: AuthSettings, log: Logger) {
   const keys = settings.apiKeys.map((k) => ({ ...k, hash: Buffer.from(k.sha256, 'hex') }));
   const jwks = settings.jwt ? createRemoteJWKSet(new URL(settings.jwt.jwksUrl), { cooldownDuration: 30_000, timeoutDuration: 5_000 }) : undefined;
+  const anonymousScopes = settings.anonymousScopes ?? [];
   if (!settings.required) {
     log.warn(
-      settings.apiKeys.length || settings.jwt
-        ? 'authentication is optional (AUTH_REQUIRED=false): callers without credentials get every scope'
-        : 'authentication is OFF: any caller may read and change everything; set AUTH_API_KEYS or AUTH_JWT_JWKS_URL before the hub holds real data',
+      !anonymousScopes.length
+        ? 'authentication is optional (AUTH_REQUIRED=false): callers without credentials get no scopes (AUTH_ANONYMOUS_SCOPES)'
+        : settings.apiKeys.length || settings.jwt
+          ? `authentication is optional (AUTH_REQUIRED=false): callers without credentials get ${anonymousScopes.join(', ')} (AUTH_ANONYMOUS_SCOPES)`
+          : `authentication is OFF: any caller gets ${anonymousScopes.join(', ')} (AUTH_ANONYMOUS_SCOPES); set AUTH_API_KEYS or AUTH_JWT_JWKS_URL before the hub holds real data`,
     );
   }
 
@@ -74,9 +83,11 @@ export function createAuthenticator(settings: AuthSettings, log: Logger) {
   async function byJwt(token: string): Promise<Identity> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, jwks!, { issuer: settings.jwt!.issuer, audience: settings.jwt!.audience, clockTolerance: 30 }));
+      // Algorithms pinned (never what the token's header asks for), and a token without exp is refused.
+      ({ payload } = await jwtVerify(token, jwks!, { issuer: settings.jwt!.issuer, audience: settings.jwt!.audience, clockTolerance: 30, algorithms: settings.jwt!.algorithms ?? ['RS256'], requiredClaims: ['exp'] }));
     } catch (err) {
       if (err instanceof joseErrors.JOSEError && !(err instanceof joseErrors.JWKSTimeout)) {
+        if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'exp' && err.reason === 'missing') throw unauthenticated('the token has no expiry (exp): this hub accepts only tokens that expire');
         throw unauthenticated(err instanceof joseErrors.JWTExpired ? 'the token has expired' : 'the token is not valid for this hub');
       }
       log.error({ err }, 'the identity provider\'s keys (AUTH_JWT_JWKS_URL) could not be read');
@@ -93,7 +104,7 @@ export function createAuthenticator(settings: AuthSettings, log: Logger) {
     const homes = payload[settings.jwt!.homesClaim];
     if (homes !== undefined && !(Array.isArray(homes) && homes.every((h) => typeof h === 'string' && TENANT_ID.test(h)))) throw unauthenticated(`the token's ${settings.jwt!.homesClaim} claim is not a list of home ids`);
     const userId = typeof payload.sub === 'string' && payload.sub !== client ? payload.sub : undefined;
-    return { client, scopes, via: 'jwt', organisationId, homeIds: (homes as string[] | undefined) ?? null, ...(userId ? { userId } : {}) };
+    return { client, scopes, via: 'jwt', organisationId, homeIds: (homes as string[] | undefined) ?? null, ...(userId ? { userId } : {}), expiresAt: payload.exp! * 1000 };
   }
 
   return {
@@ -109,7 +120,7 @@ export function createAuthenticator(settings: AuthSettings, log: Logger) {
         throw unauthenticated('this hub accepts no credentials of that kind');
       }
       if (settings.required) throw unauthenticated('credentials required: Authorization: Bearer <API key or token>, or X-API-Key');
-      return { client: c.claimed || 'anonymous', scopes: new Set(SCOPES), via: 'anonymous', organisationId: DEFAULT_ORGANISATION, homeIds: null };
+      return { client: c.claimed || 'anonymous', scopes: new Set(anonymousScopes), via: 'anonymous', organisationId: DEFAULT_ORGANISATION, homeIds: null };
     },
   };
 }

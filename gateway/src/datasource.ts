@@ -1,9 +1,11 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { execute, parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { INTERNAL_TOKEN_HEADER, servicePrincipal, signInternalToken, toGraphQLError, type InternalKeys, type Logger, type RequestContext } from '@hub/runtime';
+import { timeoutError } from './deadline.ts';
 
 type HubGatewayContext = RequestContext & Record<string, any>;
 
@@ -21,12 +23,24 @@ export function mergeExtensions(into: RequestContext, from: Record<string, unkno
  * response's extensions reaches the client's response.
  */
 export class RemoteSubgraphDataSource extends RemoteGraphQLDataSource<HubGatewayContext> {
+  /** The signal of the client request a fetch is made for: the fetcher has no context of its own. */
+  private static readonly signals = new AsyncLocalStorage<AbortSignal | undefined>();
+
   constructor(
     config: ConstructorParameters<typeof RemoteGraphQLDataSource<HubGatewayContext>>[0],
     private readonly keys: InternalKeys,
     private readonly subgraph: string,
   ) {
     super(config);
+    // The request's time budget reaches the subgraph: once it is spent, the fetch is aborted, not left running.
+    const base = this.fetcher;
+    this.fetcher = ((url: string, init: Record<string, unknown>) => base(url, { ...init, signal: RemoteSubgraphDataSource.signals.getStore() } as never)) as typeof base;
+  }
+
+  override process(options: GraphQLDataSourceProcessOptions<HubGatewayContext>): Promise<GatewayGraphQLResponse> {
+    const signal = (options.context as RequestContext | undefined)?.signal;
+    if (signal?.aborted) return Promise.resolve({ errors: [timeoutError(signal).toJSON()] });
+    return RemoteSubgraphDataSource.signals.run(signal, () => super.process(options));
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<HubGatewayContext>) {
@@ -71,7 +85,9 @@ export class InProcessDataSource implements GraphQLDataSource {
     // One set of loaders per client request, shared by every fetch of its query plan: a resident read by one
     // fetch is not read again by the next (loader names are prefixed by their subgraph).
     const loaders = outer ? (outer.loaders ??= new Map()) : new Map();
-    const ctx: RequestContext = { requestId: outer?.requestId, actor: outer?.actor, principal: outer?.principal, loaders };
+    // The request's signal reaches the resolvers (and, through them, database queries and outbound calls).
+    const ctx: RequestContext = { requestId: outer?.requestId, actor: outer?.actor, principal: outer?.principal, loaders, signal: outer?.signal };
+    if (outer?.signal?.aborted) return { errors: [timeoutError(outer.signal).toJSON()] };
     const result = await execute({
       schema: this.schema,
       document: doc as DocumentNode,

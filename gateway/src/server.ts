@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Histogram, type Registry } from 'prom-client';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { isHubError, type KeyValue, type Logger } from '@hub/runtime';
+import { isHubError, type DoorSettings, type KeyValue, type Logger } from '@hub/runtime';
 import type { EventStreamSource } from '@hub/subgraph-events';
 import { encodePrincipal, INTERNAL_TOKEN_HEADER, unauthenticated, verifyInternalToken, type InternalKeys } from '@hub/runtime';
 import { AUDIT_EXPORT_PATH, exportAudit } from './audit-export.ts';
-import { CLIENT_HEADER, PRINCIPAL_HEADER, principalFor, SCOPES_HEADER, type Authenticator, type Identity } from './auth.ts';
+import { GRAPHIQL_ASSETS_PATH, serveGraphiqlAsset } from './graphiql.ts';
+import { CLIENT_HEADER, PRINCIPAL_HEADER, principalFor, SCOPES_HEADER, VIA_HEADER, type Authenticator, type Identity } from './auth.ts';
+import { applyCors, clientKey, hostAllowed, OpenCounter, OPERATIONAL_PATHS, originAllowed } from './doors.ts';
+import { TRUSTED_DOCUMENT_HEADER, TRUSTED_DOCUMENT_TOKEN } from './guards.ts';
 import { handleRest } from './rest.ts';
 
 /** Where an HMRC or bank sign-in sends the operator's browser back: no hub credentials, a single-use state instead. */
@@ -41,6 +44,8 @@ export interface HttpServerOptions {
    */
   internal?: { keys: InternalKeys; audience: string[] };
   subgraphOnly?: boolean;
+  /** Gateway roles: the Host and Origin allow-lists (CORS) and per-client stream limits (doors.ts). */
+  doors?: DoorSettings;
 }
 
 class BodyTooLarge extends Error {}
@@ -84,6 +89,11 @@ export function createHttpServer(o: HttpServerOptions): Server {
   const limiter = o.kv && o.rateLimitPerMinute ? o.kv.rateLimiter('client', o.rateLimitPerMinute, 60) : undefined;
   const tooLarge = { error: { code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than ${o.maxBodyBytes} bytes` } };
   const eventStream = o.rest ? createEventStream({ events: o.events, log: o.log, metrics: o.metrics, shutdown: o.shutdown }) : undefined;
+  const streams = o.doors ? new OpenCounter(o.doors.sseMaxStreamsPerClient) : undefined;
+  // The hub's own fixed operations run even where only trusted documents are allowed (guards.ts).
+  const trustedYoga = {
+    fetch: (url: string, init: RequestInit & { headers: Record<string, string> }) => o.yoga.fetch(url, { ...init, headers: { ...init.headers, [TRUSTED_DOCUMENT_HEADER]: TRUSTED_DOCUMENT_TOKEN } }),
+  } as unknown as YogaServerInstance<any, any>;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const url = new URL(req.url ?? '/', 'http://hub');
@@ -113,10 +123,32 @@ export function createHttpServer(o: HttpServerOptions): Server {
       res.end(text);
       return 'metrics';
     }
+    if (o.doors) {
+      // A name the gateway does not answer to (DNS rebinding: a page's own host name pointed at the hub) ends here.
+      if (!OPERATIONAL_PATHS.has(path) && !hostAllowed(o.doors, req.headers.host)) {
+        sendJson(res, 421, { error: { code: 'HOST_NOT_ALLOWED', message: `this hub does not answer to the host ${req.headers.host ?? '(none)'} (ALLOWED_HOSTS)` } });
+        req.resume();
+        return 'refused';
+      }
+      if (applyCors(o.doors, req, res)) return 'preflight';
+      // A page on another site may not use the visitor's browser to call the hub (CORS_ORIGINS lists the ones that may).
+      if (!originAllowed(o.doors, req.headers.origin, req.headers.host)) {
+        sendJson(res, 403, { error: { code: 'FORBIDDEN', message: `origin ${req.headers.origin} may not call this hub (CORS_ORIGINS)` } });
+        req.resume();
+        return 'refused';
+      }
+    }
+    if (o.rest && path.startsWith(GRAPHIQL_ASSETS_PATH)) {
+      // GraphiQL's own script, styles and workers (graphiql.ts): public, like the page that loads them.
+      await serveGraphiqlAsset(req, res, path);
+      return 'graphiql-assets';
+    }
     // The caller's identity replaces anything it claims about itself, before anything else reads the headers.
     let identity: Identity | undefined;
     delete req.headers[SCOPES_HEADER];
     delete req.headers[PRINCIPAL_HEADER];
+    delete req.headers[VIA_HEADER];
+    delete req.headers[TRUSTED_DOCUMENT_HEADER];
     const graphiqlPage = req.method === 'GET' && path === '/graphql' && !url.searchParams.has('query') && /text\/html/.test(req.headers.accept ?? '');
     const signed = req.headers[INTERNAL_TOKEN_HEADER] as string | undefined;
     if (o.subgraphOnly || (signed && o.internal)) {
@@ -160,6 +192,7 @@ export function createHttpServer(o: HttpServerOptions): Server {
       req.headers[CLIENT_HEADER] = identity.client;
       req.headers[SCOPES_HEADER] = [...identity.scopes].join(' ');
       req.headers[PRINCIPAL_HEADER] = encodePrincipal(principalFor(identity));
+      req.headers[VIA_HEADER] = identity.via;
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > o.maxBodyBytes) {
@@ -169,7 +202,7 @@ export function createHttpServer(o: HttpServerOptions): Server {
     }
     if (limiter) {
       // An authenticated client has its own allowance wherever it calls from; anyone else, per address.
-      const client = identity && identity.via !== 'anonymous' ? `client:${identity.client}` : (req.socket.remoteAddress ?? 'unknown');
+      const client = clientKey(identity, req.socket.remoteAddress);
       try {
         await limiter.consume(client);
       } catch (r) {
@@ -183,12 +216,21 @@ export function createHttpServer(o: HttpServerOptions): Server {
         sendJson(res, 403, { error: { code: 'FORBIDDEN', message: `the event stream needs the read scope; ${identity.client} has ${[...identity.scopes].join(', ') || 'none'}` } });
         return 'forbidden';
       }
-      // Not one GraphQL result but a stream: served from the events service (see sse.ts).
-      await eventStream(req, res, url.searchParams);
+      // Not one GraphQL result but a stream: served from the events service (see sse.ts). Each client holds a few.
+      const holder = clientKey(identity, req.socket.remoteAddress);
+      if (streams && !streams.acquire(holder)) {
+        sendJson(res, 429, { error: { code: 'TOO_MANY_STREAMS', message: `${holder} already holds ${streams.limit} event streams open (SSE_MAX_STREAMS_PER_CLIENT)` } }, { 'retry-after': '5' });
+        return 'limited';
+      }
+      try {
+        await eventStream(req, res, url.searchParams);
+      } finally {
+        streams?.release(holder);
+      }
       return 'events-stream';
     }
     if (o.rest && path === AUDIT_EXPORT_PATH && req.method === 'GET') {
-      await exportAudit(req, res, url.searchParams, o.yoga);
+      await exportAudit(req, res, url.searchParams, trustedYoga);
       return 'audit-export';
     }
     if (o.rest && path.startsWith('/api/')) {
@@ -213,6 +255,8 @@ export function createHttpServer(o: HttpServerOptions): Server {
             ...(req.headers[CLIENT_HEADER] ? { [CLIENT_HEADER]: String(req.headers[CLIENT_HEADER]) } : {}),
             ...(req.headers[SCOPES_HEADER] !== undefined ? { [SCOPES_HEADER]: String(req.headers[SCOPES_HEADER]) } : {}),
             ...(req.headers[PRINCIPAL_HEADER] !== undefined ? { [PRINCIPAL_HEADER]: String(req.headers[PRINCIPAL_HEADER]) } : {}),
+            ...(req.headers[VIA_HEADER] !== undefined ? { [VIA_HEADER]: String(req.headers[VIA_HEADER]) } : {}),
+            [TRUSTED_DOCUMENT_HEADER]: TRUSTED_DOCUMENT_TOKEN,
           },
           body: JSON.stringify({ query, variables }),
         });

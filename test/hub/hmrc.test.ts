@@ -89,7 +89,7 @@ describe('HMRC: authorisation', () => {
     expect(denied.body.error.message).toMatch(/access_denied/);
 
     const obligations = await hub.ok(VatObligationsDocument, { vrn: VRN, ...yearRange() });
-    expect(obligations.vatObligations.length).toBeGreaterThan(0);
+    expect(obligations.vatObligations!.length).toBeGreaterThan(0);
 
     // HMRC's access tokens last four hours: once expired, the hub refreshes with the (rotating) refresh token.
     const issued = hmrc.stats().tokensIssued;
@@ -108,7 +108,7 @@ describe('HMRC: authorisation', () => {
 describe('HMRC: VAT returns', () => {
   it('files a return once: receipt kept, obligation fulfilled, the return readable back, a second submission sends nothing', async () => {
     const { vatObligations } = await hub.ok(VatObligationsDocument, { vrn: VRN, ...yearRange(), status: 'OPEN' });
-    const open = vatObligations[0]!;
+    const open = vatObligations![0]!;
     expect(open.status).toBe('OPEN');
 
     const { submitVatReturn: filed } = await hub.ok(SubmitVatReturnDocument, { vrn: VRN, input: goodReturn(open.periodKey) });
@@ -117,7 +117,7 @@ describe('HMRC: VAT returns', () => {
     expect(filed.receipt?.processingDate).toBeTruthy();
 
     const after = await hub.ok(VatObligationsDocument, { vrn: VRN, ...yearRange() });
-    expect(after.vatObligations.find((o) => o.periodKey === open.periodKey)).toMatchObject({ status: 'FULFILLED' });
+    expect(after.vatObligations!.find((o) => o.periodKey === open.periodKey)).toMatchObject({ status: 'FULFILLED' });
     const { vatReturn } = await hub.ok(VatReturnDocument, { vrn: VRN, periodKey: open.periodKey });
     const { finalised: _f, ...boxes } = goodReturn(open.periodKey);
     expect(vatReturn).toEqual(boxes);
@@ -140,7 +140,7 @@ describe('HMRC: VAT returns', () => {
 
   it('checks a return before sending it, and passes on what HMRC refuses, naming the box; nothing is recorded as filed', async () => {
     const { vatObligations } = await hub.ok(VatObligationsDocument, { vrn: VRN, ...yearRange(), status: 'OPEN' });
-    const periodKey = vatObligations[0]!.periodKey;
+    const periodKey = vatObligations![0]!.periodKey;
     const posts = hmrc.stats().byPath[`/organisations/vat/${VRN}/returns`] ?? 0;
     const cases: Array<[Partial<VatReturnInput>, RegExp]> = [
       [{ totalVatDue: '1250.41' }, /box 3/],
@@ -204,14 +204,14 @@ describe('HMRC: an answer lost on the way back', () => {
       const back = new URL((await fetch(start.authorizeUrl.replace(proxy.url, hmrc.url), { redirect: 'manual' })).headers.get('location')!);
       expect((await lossy.rest('GET', `/api/integration/hmrc/oauth/callback?${back.searchParams}`)).body.authorised).toBe(true);
       const vrn = '987654321';
-      const open = (await lossy.ok(VatObligationsDocument, { vrn, ...yearRange(), status: 'OPEN' })).vatObligations[0]!;
+      const open = (await lossy.ok(VatObligationsDocument, { vrn, ...yearRange(), status: 'OPEN' })).vatObligations![0]!;
 
       const first = await lossy.gql(SubmitVatReturnDocument, { vrn, input: goodReturn(open.periodKey) });
       expect(code(first)).toBe('UPSTREAM_UNAVAILABLE');
       expect(proxy.lost()).toBe(1);
       expect((await lossy.ok(VatSubmissionsDocument, { vrn })).vatSubmissions[0]).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/no answer/) });
       // HMRC has it: the obligation is met.
-      expect((await lossy.ok(VatObligationsDocument, { vrn, ...yearRange() })).vatObligations.find((o) => o.periodKey === open.periodKey)?.status).toBe('FULFILLED');
+      expect((await lossy.ok(VatObligationsDocument, { vrn, ...yearRange() })).vatObligations!.find((o) => o.periodKey === open.periodKey)?.status).toBe('FULFILLED');
 
       const retry = await lossy.ok(SubmitVatReturnDocument, { vrn, input: goodReturn(open.periodKey) });
       expect(retry.submitVatReturn).toMatchObject({ status: 'ACCEPTED', duplicate: true, receipt: { confirmedBy: 'read-back' } });

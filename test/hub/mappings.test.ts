@@ -177,7 +177,8 @@ describe('mappings: create, transform, version', () => {
     expect(code(bad)).toBe('BAD_USER_INPUT');
     expect((await hub.ok(MappingWithVersionsDocument, { id: createMapping.id })).mapping!.versions).toHaveLength(1);
     expect(code(await hub.gql(UpdateMappingDocument, { id: 'c0ffee00-0000-4000-8000-000000000000', expectedVersion: 1, input: {} }))).toBe('NOT_FOUND');
-    expect(code(await hub.gql(TransformDataDocument, { data: 'a,b', mappingId: 'not-an-id' }))).toBe('NOT_FOUND');
+    expect(code(await hub.gql(TransformDataDocument, { data: 'a,b', mappingId: 'not-an-id' }))).toBe('BAD_USER_INPUT');
+    expect(code(await hub.gql(TransformDataDocument, { data: 'a,b', mappingId: 'c0ffee00-0000-4000-8000-000000000000' }))).toBe('NOT_FOUND');
   });
 
   it('refuses data it cannot read with a BAD_USER_INPUT that says where', async () => {

@@ -99,8 +99,8 @@ describe('residents from PDS', () => {
       source: 'UPSTREAM',
       name: { text: 'Mrs Jane Smith', family: 'Smith', given: ['Jane'], prefix: ['Mrs'] },
     });
-    expect(resident.demographics.addresses[0]).toMatchObject({ use: 'home', postalCode: 'LS1 6AE' });
-    expect(resident.demographics.telecom).toContainEqual({ system: 'phone', value: '01632960587', use: 'home' });
+    expect(resident.demographics!.addresses[0]).toMatchObject({ use: 'home', postalCode: 'LS1 6AE' });
+    expect(resident.demographics!.telecom).toContainEqual({ system: 'phone', value: '01632960587', use: 'home' });
 
     // Written as people write it: the same resident, from the cache.
     const again = await hub.ok(ResidentDocument, { nhsNumber: '900 000 0009' });
@@ -113,7 +113,7 @@ describe('residents from PDS', () => {
     for (let i = 0; i < 2; i++) {
       const { resident } = await hub.ok(ResidentDocument, { nhsNumber: '9000000025' });
       expect(resident.demographics).toMatchObject({ restricted: true, source: 'UPSTREAM', addresses: [], telecom: [], gpPracticeOdsCode: null });
-      expect(resident.demographics.name?.text).toBe('Mrs Janet Smythe');
+      expect(resident.demographics!.name?.text).toBe('Mrs Janet Smythe');
     }
     expect(pdsCalls(sim, '9000000025') - before).toBe(2);
   });
@@ -153,15 +153,15 @@ describe('residents from PDS', () => {
   it('calls PDS once per resident however many fields and aliases ask for it', async () => {
     const nhs = fresh();
     const r = await hub.ok(ResidentEverythingDocument, { nhsNumber: nhs });
-    expect(r.resident.again.version).toBe(r.resident.demographics.version);
+    expect(r.resident.again!.version).toBe(r.resident.demographics!.version);
     expect((r.resident.fhirPatient as { id: string }).id).toBe(nhs);
-    expect(r.other.demographics.name?.text).toBe(r.resident.demographics.name?.text);
+    expect(r.other.demographics!.name?.text).toBe(r.resident.demographics!.name?.text);
     expect(pdsCalls(sim, nhs)).toBe(1);
 
     const [a, b, c] = [fresh(), fresh(), fresh()];
     const before = totalPdsCalls(sim);
     const many = await hub.ok(ResidentsDocument, { nhsNumbers: [a, b, a, c, b] });
-    expect(many.residents.map((x) => x.nhsNumber)).toEqual([a, b, a, c, b]);
+    expect(many.residents.map((x) => x!.nhsNumber)).toEqual([a, b, a, c, b]);
     expect(totalPdsCalls(sim) - before).toBe(3);
   });
 
@@ -169,7 +169,7 @@ describe('residents from PDS', () => {
     const exact = await hub.ok(SearchResidentsDocument, { input: { family: 'Smith', birthDate: '2010-10-22' }, purpose: PURPOSE });
     const jane = exact.searchResidents.find((m) => m.resident.nhsNumber === '9000000009');
     expect(jane?.score).toBe(1);
-    expect(jane?.resident.demographics.name?.text).toBe('Mrs Jane Smith');
+    expect(jane?.resident.demographics!.name?.text).toBe('Mrs Jane Smith');
 
     const fuzzy = await hub.ok(SearchResidentsDocument, { input: { family: 'Smyth', given: ['Jane'], birthDate: '2010-10-22', fuzzy: true }, purpose: PURPOSE });
     const hit = fuzzy.searchResidents.find((m) => m.resident.nhsNumber === '9000000009');
@@ -204,8 +204,8 @@ describe('residents from PDS', () => {
   it('updates demographics with a version check; a stale version is a CONFLICT that changes nothing', async () => {
     const nhs = fresh();
     const read = await hub.ok(ResidentDocument, { nhsNumber: nhs });
-    const version = read.resident.demographics.version;
-    const gender = read.resident.demographics.gender === 'MALE' ? 'female' : 'male';
+    const version = read.resident.demographics!.version;
+    const gender = read.resident.demographics!.gender === 'MALE' ? 'female' : 'male';
     const updated = await hub.ok(UpdateDemographicsDocument, { nhsNumber: nhs, version, patches: [{ op: 'replace', path: '/gender', value: gender }] });
     expect(updated.updateResidentDemographics.demographics).toMatchObject({ version: version + 1, gender: gender.toUpperCase() });
 
@@ -231,12 +231,12 @@ describe('residents from PDS', () => {
 
   it('reads the Summary Care Record and EPS prescriptions through FHIRPath mappings', async () => {
     const { resident } = await hub.ok(ResidentClinicalDocument, { nhsNumber: '9000000009' });
-    expect(resident.summaryCareRecord.allergies.length).toBeGreaterThan(0);
-    expect(resident.summaryCareRecord.allergies[0]).toMatchObject({ substance: expect.any(String), code: expect.stringMatching(/^\d+$/), criticality: 'high' });
-    expect(resident.summaryCareRecord.adverseReactions[0]).toMatchObject({ severity: 'mild', reactions: [expect.any(String)] });
-    expect(resident.summaryCareRecord.medications[0]).toMatchObject({ status: 'active', dosage: expect.any(String), code: expect.stringMatching(/^\d+$/) });
-    expect(resident.prescriptions.length).toBe(3);
-    expect(resident.prescriptions[0]).toMatchObject({ id: expect.stringMatching(/^[0-9A-F]{6}-A83008-/), quantity: expect.any(Number), prescriptionStatus: expect.any(String) });
+    expect(resident.summaryCareRecord!.allergies.length).toBeGreaterThan(0);
+    expect(resident.summaryCareRecord!.allergies[0]).toMatchObject({ substance: expect.any(String), code: expect.stringMatching(/^\d+$/), criticality: 'high' });
+    expect(resident.summaryCareRecord!.adverseReactions[0]).toMatchObject({ severity: 'mild', reactions: [expect.any(String)] });
+    expect(resident.summaryCareRecord!.medications[0]).toMatchObject({ status: 'active', dosage: expect.any(String), code: expect.stringMatching(/^\d+$/) });
+    expect(resident.prescriptions!.length).toBe(3);
+    expect(resident.prescriptions![0]).toMatchObject({ id: expect.stringMatching(/^[0-9A-F]{6}-A83008-/), quantity: expect.any(Number), prescriptionStatus: expect.any(String) });
 
     const restricted = await hub.gql(ResidentClinicalDocument, { nhsNumber: '9000000025' });
     expect(restricted.errors?.some((e) => e.extensions?.code === 'FORBIDDEN' && e.path?.includes('summaryCareRecord'))).toBe(true);
@@ -272,7 +272,7 @@ describe('residents from PDS', () => {
     const issued = sim.stats().tokensIssued;
     sim.expireTokens();
     const { resident } = await hub.ok(ResidentDocument, { nhsNumber: fresh() });
-    expect(resident.demographics.source).toBe('UPSTREAM');
+    expect(resident.demographics!.source).toBe('UPSTREAM');
     expect(sim.stats().tokensIssued).toBe(issued + 1);
     await hub.ok(ResidentDocument, { nhsNumber: fresh() });
     expect(sim.stats().tokensIssued).toBe(issued + 1);
@@ -378,7 +378,7 @@ describe('when PDS fails', () => {
     sim.clearFaults();
     await new Promise((r) => setTimeout(r, 1_600));
     const back = await hub.ok(ResidentDocument, { nhsNumber: uncached });
-    expect(back.resident.demographics.source).toBe('UPSTREAM');
+    expect(back.resident.demographics!.source).toBe('UPSTREAM');
     const closed = await hub.ok(NhsConnectorDocument);
     expect(closed.nhsConnector.apis.find((a) => a.name === 'PDS')?.breaker).toBe('CLOSED');
   });
@@ -409,7 +409,7 @@ describe('rate limits', () => {
     await hub.restart(nhsEnv(strict, { NHS_RATE_LIMIT_PER_SECOND: '5' }));
     const batch = SYNTHETIC.slice(20, 32);
     const r = await hub.ok(ResidentsDocument, { nhsNumbers: batch });
-    expect(r.residents.map((x) => x.nhsNumber)).toEqual(batch);
+    expect(r.residents.map((x) => x!.nhsNumber)).toEqual(batch);
     expect(strict.stats().rateLimited).toBe(0);
   });
 
@@ -427,7 +427,7 @@ describe('rate limits', () => {
         hub.ok(ResidentsDocument, { nhsNumbers: SYNTHETIC.slice(0, 8) }),
         second.ok(ResidentsDocument, { nhsNumbers: SYNTHETIC.slice(8, 16) }),
       ]);
-      expect([...a.residents, ...b.residents].map((r) => r.demographics.source)).toEqual(Array(16).fill('UPSTREAM'));
+      expect([...a.residents, ...b.residents].map((r) => r!.demographics!.source)).toEqual(Array(16).fill('UPSTREAM'));
       // Each process alone would have sent 5 per second; together they kept to 5 per second.
       expect(strict.stats().rateLimited - limitedBefore).toBe(0);
     } finally {
@@ -441,7 +441,7 @@ describe('rate limits', () => {
     const batch = SYNTHETIC.slice(32, 40);
     const limitedBefore = strict.stats().rateLimited;
     const r = await hub.ok(ResidentsDocument, { nhsNumbers: batch });
-    expect(r.residents.map((x) => x.demographics.source)).toEqual(batch.map(() => 'UPSTREAM'));
+    expect(r.residents.map((x) => x!.demographics!.source)).toEqual(batch.map(() => 'UPSTREAM'));
     expect(strict.stats().rateLimited - limitedBefore).toBeGreaterThan(0);
   });
 });
@@ -477,7 +477,7 @@ describe('NHS configuration', () => {
       expect(nhsConnector.apis.map((a) => a.name)).toEqual(['PDS', 'SCR', 'EPS', 'MESH']);
       expect(nhsConnector.apis[0]!.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/personal-demographics\/FHIR\/R4$/);
       const { resident } = await plain.ok(ResidentDocument, { nhsNumber: '9000000009' });
-      expect(resident.demographics.name?.text).toBe('Mrs Jane Smith');
+      expect(resident.demographics!.name?.text).toBe('Mrs Jane Smith');
     } finally {
       await plain.close();
     }

@@ -178,7 +178,7 @@ describe('outbound guard', () => {
     ['http://[::ffff:127.0.0.1]/', 'ipv4Mapped:loopback'],
     ['http://[::ffff:10.0.0.1]/', 'ipv4Mapped:private'],
     ['http://[::ffff:169.254.169.254]/', 'ipv4Mapped:linkLocal'],
-    ['http://[64:ff9b::10.0.0.1]/', 'rfc6052:private'], // NAT64
+    ['http://[64:ff9b::10.0.0.1]/', 'rfc6052'], // NAT64: refused whatever it embeds
     ['http://[2002:7f00:1::1]/', '6to4:loopback'],
   ])('refuses %s (%s) and says how to allow it', (url, range) => {
     try {
@@ -228,7 +228,8 @@ describe('outbound guard', () => {
   it('lookup refuses a hostname that resolves to loopback unless allowed', async () => {
     const e = await rejection(resolve(guard, 'localhost'));
     expect(e.code).toBe('OUTBOUND_REFUSED');
-    expect(e.message).toMatch(/localhost resolves to 127\.0\.0\.1, a loopback address/);
+    expect(e.message).toMatch(/localhost resolves to a loopback address/);
+    expect(e.message).not.toContain('127.0.0.1');
     expect(await resolve(createOutboundGuard({ allow: ['localhost'] }), 'localhost')).toEqual([{ address: '127.0.0.1', family: 4 }]);
     expect(await resolve(createOutboundGuard({ allow: ['127.0.0.0/8'] }), 'localhost')).toHaveLength(1);
   });

@@ -8,6 +8,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
+import { isInMemoryDataDir } from './config.ts';
 
 export type Db<TSchema extends Record<string, unknown> = Record<string, unknown>> = PgDatabase<PgQueryResultHKT, TSchema>;
 
@@ -29,7 +30,7 @@ export interface Database<TSchema extends Record<string, unknown> = Record<strin
 
 export interface OpenDatabaseOptions<TSchema extends Record<string, unknown>> {
   url?: string;
-  /** PGlite data directory when no url is given; `memory://` keeps it in memory. */
+  /** PGlite data directory when no url is given; `memory://` (any value starting `memory:`) keeps it in memory. */
   dataDir: string;
   schema: TSchema;
   migrationsFolder: string;
@@ -59,7 +60,7 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
       },
     };
   }
-  const dir = o.dataDir === 'memory://' ? o.dataDir : resolve(o.dataDir, 'pglite');
+  const dir = isInMemoryDataDir(o.dataDir) ? 'memory://' : resolve(o.dataDir, 'pglite');
   if (dir !== 'memory://') mkdirSync(dir, { recursive: true });
   const pg = await PGlite.create(dir);
   const db = drizzlePglite(pg, { schema: o.schema });

@@ -17,6 +17,9 @@ export type ErrorCode =
   | 'UPSTREAM_ERROR'
   | 'OUTBOUND_REFUSED'
   | 'PAYLOAD_TOO_LARGE'
+  // Raised at the gateway (gateway/src/limits.ts, deadline.ts): an operation over a limit, a spent time budget.
+  | 'QUERY_TOO_COMPLEX'
+  | 'TIMEOUT'
   | 'INTERNAL';
 
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -31,6 +34,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // The request was well-formed but points somewhere the hub may not go (SSRF guard).
   OUTBOUND_REFUSED: 422,
   PAYLOAD_TOO_LARGE: 413,
+  QUERY_TOO_COMPLEX: 400,
+  TIMEOUT: 504,
   INTERNAL: 500,
 };
 

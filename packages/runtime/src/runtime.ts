@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createAuditTrail, type AuditTrail } from './audit.ts';
-import type { HubConfig } from './config.ts';
+import { isInMemoryDataDir, type HubConfig } from './config.ts';
 import { memoryBus, redisBus, type EventBus } from './bus.ts';
 import { openDatabase, type Database } from './db.ts';
 import { startJobQueue, type JobQueue } from './jobs.ts';
@@ -105,7 +105,7 @@ export async function createRuntime<TSchema extends Record<string, unknown>>(
  * open the credentials it sealed. Production must configure keys: a key beside the data it protects is no protection.
  */
 function localVaultKey(config: HubConfig, log: Logger): string {
-  if (config.dataDir === 'memory://') return `ephemeral:${generateVaultKey()}`;
+  if (isInMemoryDataDir(config.dataDir)) return `ephemeral:${generateVaultKey()}`;
   if (config.env === 'production') throw new Error('invalid configuration:\n  VAULT_KEYS: required in production (id:base64key[,id:base64key...])');
   const file = join(config.dataDir, 'vault.key');
   if (!existsSync(file)) {

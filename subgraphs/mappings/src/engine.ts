@@ -1,6 +1,8 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
-import { badInput, isValidNhsNumber, normalizePostcode, UK_POSTCODE } from '@hub/runtime';
+// Subpaths, not the package: this module is loaded in worker threads, which need none of the rest.
+import { badInput } from '@hub/runtime/errors';
+import { isValidNhsNumber, normalizePostcode, UK_POSTCODE } from '@hub/runtime/uk-identifiers';
 import { issuePath, type DataIssue } from './issues.ts';
 
 /**
@@ -100,9 +102,12 @@ interface Compiled {
   fields?: Compiled[];
 }
 
+// trace() in a caller's expression would print the data it walks (residents' records) to stdout: it is a no-op.
+const FHIRPATH_OPTIONS = { traceFn: () => {} };
+
 function compileExpression(expression: string, at: string, fhir: boolean): Evaluate {
   try {
-    const f = fhir ? fhirpath.compile(expression, r4 as never) : fhirpath.compile(expression);
+    const f = fhirpath.compile(expression, (fhir ? r4 : undefined) as never, FHIRPATH_OPTIONS as never);
     return (node, env) => f(node as never, env as never) as unknown[];
   } catch (err) {
     throw badInput(`${at}: invalid FHIRPath "${expression}" (${(err as Error).message.split('\n')[0]})`, { field: at });

@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
-import { LRUCache } from 'lru-cache';
 import { Histogram } from 'prom-client';
 import { mappingsOutbox } from '@hub/db';
-import { badInput, conflict, createOutboxRelay, isUuid, notFound, type EventPublisher, type HubRuntime, type OutboxEvent } from '@hub/runtime';
-import { compileRules, rulesSchema, type CompiledMapping, type MappingRules } from './engine.ts';
-import { DATA_FORMATS, fhirProblem, readData, writeData, type DataFormat, type FormatOptions } from './formats/index.ts';
+import { badInput, conflict, createOutboxRelay, createWorkerPool, isUuid, notFound, type EventPublisher, type HubRuntime, type OutboxEvent } from '@hub/runtime';
+import { DATA_FORMATS, type DataFormat, type FormatOptions } from './formats/index.ts';
 import type { DataIssue } from './issues.ts';
 import { createMappingsStore, type MappingContent, type MappingRow } from './store.ts';
-import { createValidator } from './validation.ts';
+import type { DataChange } from './validation.ts';
+import type { MappingSource, tasks } from './worker.ts';
 
 export interface MappingInput {
   name: string;
@@ -41,18 +38,20 @@ export interface TransformationResult {
   durationMs: number;
 }
 
-/** The standard mapping convertFormat applies from HL7 v2 to FHIR: an ADT message's PID to a FHIR Patient. */
-const ADT_TO_PATIENT = JSON.parse(readFileSync(new URL('./mappings/hl7v2-adt-patient.json', import.meta.url), 'utf8')) as { name: string; rules: MappingRules };
-
+type Tasks = typeof tasks;
 export function createMappingsService(rt: HubRuntime, publisher: () => EventPublisher | undefined) {
   const store = createMappingsStore(rt.database.db);
   const log = rt.log.child({ subgraph: 'mappings' });
   const relay = createOutboxRelay({ name: 'mappings', db: rt.database.db, table: mappingsOutbox, publisher, log });
-  const validator = createValidator();
-  const checkRules = new Ajv({ allErrors: false, strict: false }).compile(rulesSchema);
-  // Versions never change, so a compiled version is good for as long as it is kept.
-  const compiled = new LRUCache<string, CompiledMapping>({ max: 1_000 });
-  const adtToPatient = compileRules(ADT_TO_PATIENT.rules, { fhir: false });
+  // Reading, mapping, validating and writing run in worker threads (worker.ts), under a time and a memory limit.
+  const pool = createWorkerPool({
+    name: 'mappings',
+    module: new URL('./worker.ts', import.meta.url),
+    ...rt.config.workerPool,
+    metrics: rt.metrics,
+    onError: (err) => log.error({ err }, 'a mappings worker failed outside a task'),
+  });
+  const work = <K extends keyof Tasks>(task: K, input: Parameters<Tasks[K]>[0]) => pool.run<ReturnType<Tasks[K]>>(task, input);
 
   const durations = new Histogram({
     name: 'hub_mapping_transform_duration_seconds',
@@ -74,17 +73,9 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
     return value as DataFormat;
   }
 
-  /** Checks a mapping's content and compiles it: whatever would fail at transform time is refused when saving. */
-  function checked(c: MappingContent): CompiledMapping {
-    format(c.sourceFormat, 'sourceFormat');
-    format(c.targetFormat, 'targetFormat');
-    if (!checkRules(c.rules)) {
-      const e = checkRules.errors![0]!;
-      throw badInput(`rules${e.instancePath.replace(/\//g, '.')} ${e.message}${e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : ''}`, { field: 'rules' });
-    }
-    if (c.targetSchema != null) validator.check(c.targetSchema, 'targetSchema');
-    return compileRules(c.rules as MappingRules, { fhir: c.sourceFormat === 'FHIR' });
-  }
+  /** Checks a mapping's content (in a worker): whatever would fail at transform time is refused when saving. */
+  const checked = (c: MappingContent) => work('checkMapping', source(c));
+  const source = (c: MappingContent, key?: string): MappingSource => ({ key, sourceFormat: c.sourceFormat as DataFormat, targetFormat: c.targetFormat as DataFormat, rules: c.rules, targetSchema: c.targetSchema });
 
   function description(d: string | null | undefined): string | null {
     if (d != null && d.length > 2_000) throw badInput('description must be at most 2,000 characters', { field: 'description' });
@@ -96,20 +87,6 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
     const m = isUuid(id) ? await store.byId(org, id) : undefined;
     if (!m) throw notFound('mapping', id);
     return m;
-  }
-
-  /** Reads, checks and shapes output records: FHIR targets must be resources; a target schema, when set, holds. */
-  function outputIssues(target: DataFormat, output: unknown, targetSchema: unknown, many: boolean): DataIssue[] {
-    const issues: DataIssue[] = [];
-    if (target === 'FHIR') {
-      const p = fhirProblem(output);
-      if (p) issues.push({ path: '', code: 'FHIR', message: p });
-    }
-    if (targetSchema != null) {
-      const list = many ? (output as unknown[]) : [output];
-      list.forEach((rec, i) => issues.push(...validator.validate(rec, targetSchema, { cleanse: false, prefix: many ? `[${i}]` : '' }).issues));
-    }
-    return issues;
   }
 
   const service = {
@@ -130,10 +107,9 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
         rules: input.rules,
         targetSchema: (input.targetSchema ?? null) as Record<string, unknown> | null,
       };
-      const c = checked(content);
+      await checked(content);
       const row = await store.insert(org, { id: randomUUID(), name, ...content }, (r) => announce('mapping.created', r));
       if (!row) throw conflict(`a mapping named "${name}" already exists`, { field: 'name' });
-      compiled.set(`${row.id}:1`, c);
       relay.kick();
       return row;
     },
@@ -150,13 +126,12 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
         rules: change.rules ?? current.rules,
         targetSchema: (change.targetSchema === undefined ? current.targetSchema : change.targetSchema) as Record<string, unknown> | null,
       };
-      const c = checked(next);
+      await checked(next);
       const row = await store.update(org, id, expectedVersion, next, (r) => announce('mapping.updated', r));
       if (!row) {
         const now = await head(org, id);
         throw conflict(`mapping ${id} is at version ${now.version}, not ${expectedVersion}: read it again and reapply your change`, { currentVersion: now.version });
       }
-      compiled.set(`${row.id}:${row.version}`, c);
       relay.kick();
       return row;
     },
@@ -176,49 +151,36 @@ export function createMappingsService(rt: HubRuntime, publisher: () => EventPubl
         if (!v) throw notFound('mapping version', `${mappingId}@${version}`);
         m = v;
       }
-      const key = `${mappingId}:${m.version}`;
-      let c = compiled.get(key);
-      if (!c) compiled.set(key, (c = compileRules(m.rules as MappingRules, { fhir: m.sourceFormat === 'FHIR' })));
-      const source = m.sourceFormat as DataFormat;
       const target = m.targetFormat as DataFormat;
-      const input = readData(source, data);
-      const { output, records, issues } = c.apply(input);
-      issues.push(...outputIssues(target, output, m.targetSchema, Array.isArray(output)));
-      const written = writeData(target === 'FHIR' ? 'JSON' : target, output);
+      const { data: out, text, records, issues } = await work('transform', { mapping: source(m, `${mappingId}:${m.version}`), data });
       const durationMs = performance.now() - started;
-      durations.observe({ operation: 'transformData', from: source, to: target }, durationMs / 1000);
-      return { mappingId, mappingVersion: m.version, format: target, valid: issues.length === 0, data: written.data, text: written.text, records, issues, durationMs };
+      durations.observe({ operation: 'transformData', from: m.sourceFormat, to: target }, durationMs / 1000);
+      return { mappingId, mappingVersion: m.version, format: target, valid: issues.length === 0, data: out, text, records, issues, durationMs };
     },
 
-    validate(data: unknown, schema: unknown, opts: { format: DataFormat; cleanse: boolean }) {
-      const value = readData(opts.format, data);
-      return validator.validate(value, schema, { cleanse: opts.cleanse });
+    validate(data: unknown, schema: unknown, opts: { format: DataFormat; cleanse: boolean }): Promise<{ valid: boolean; issues: DataIssue[]; data: unknown; changes: DataChange[] }> {
+      return work('validate', { data, schema, format: opts.format, cleanse: opts.cleanse });
     },
 
-    convert(data: unknown, from: DataFormat, to: DataFormat, options: FormatOptions = {}) {
+    async convert(data: unknown, from: DataFormat, to: DataFormat, options: FormatOptions = {}) {
       const started = performance.now();
       if (options.csvDelimiter !== undefined && (options.csvDelimiter.length !== 1 || /["\r\n]/.test(options.csvDelimiter))) {
         throw badInput('options.csvDelimiter must be one character other than a quote or a line break', { field: 'options.csvDelimiter' });
       }
-      let value = readData(from, data, options);
-      const warnings: string[] = [];
-      if (to === 'FHIR' && from === 'HL7V2') {
-        if (!(value as Record<string, unknown>).PID) throw badInput('HL7 v2 to FHIR reads a resident from the PID segment, and this message has none', { field: 'data' });
-        const mapped = adtToPatient.apply(value);
-        value = mapped.output;
-        warnings.push(...mapped.issues.map((i) => `${i.path}: ${i.message}`));
-      } else if (from === 'FHIR' && to !== 'FHIR' && to !== 'JSON') {
-        throw badInput(`FHIR converts to JSON here, not to ${to} (FHIR's own XML form is not supported); for another shape create a mapping with sourceFormat FHIR`, { field: 'to' });
-      } else if (to === 'FHIR' && from !== 'JSON') {
-        throw badInput(`${from} has no standard FHIR form; HL7V2 and JSON (already FHIR-shaped) convert to FHIR, anything else through a mapping with targetFormat FHIR`, { field: 'from' });
-      }
-      const out = writeData(to, value, options);
+      const out = await work('convert', { data, from, to, options });
       durations.observe({ operation: 'convertFormat', from, to }, (performance.now() - started) / 1000);
-      return { format: to, data: out.data, text: out.text, warnings };
+      return out;
     },
 
-    start: () => relay.start(),
-    stop: () => relay.stop(),
+    start() {
+      // A worker loads in a second or two (tsx compiles its modules): load one now, not on a caller's first transform.
+      pool.warm();
+      return relay.start();
+    },
+    async stop() {
+      await relay.stop();
+      await pool.close();
+    },
   };
   return service;
 }

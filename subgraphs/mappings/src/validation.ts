@@ -2,7 +2,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LRUCache } from 'lru-cache';
-import { badInput, isValidNhsNumber, NI_NUMBER, SORT_CODE, UK_POSTCODE } from '@hub/runtime';
+import { badInput } from '@hub/runtime/errors';
+import { isValidNhsNumber, NI_NUMBER, SORT_CODE, UK_POSTCODE } from '@hub/runtime/uk-identifiers';
 import { issuePath, pointerPath, type DataIssue } from './issues.ts';
 
 /**
@@ -13,6 +14,9 @@ function newAjv(opts: { cleanse: boolean }): Ajv {
   const ajv = new Ajv({
     allErrors: true,
     strict: false,
+    // A caller's schema with an $id is not registered by it: callers cannot $ref each other's schemas, and a
+    // compiled schema leaves Ajv when the cache below lets it go (Ajv keeps every schema it compiled otherwise).
+    addUsedSchema: false,
     // Cleansing: fill defaults, turn "42" into 42 where the schema says number, drop properties a schema closes.
     ...(opts.cleanse ? { useDefaults: true, coerceTypes: true, removeAdditional: true } : {}),
   });
@@ -83,11 +87,15 @@ export const schemaIssues = (errors: ErrorObject[] | null | undefined, prefix = 
     return { path: missing ? issuePath([...(path ? [path] : []), missing]) : path, code: 'SCHEMA', keyword: e.keyword, message: describe(e) };
   });
 
-export function createValidator() {
+export function createValidator(opts: { maxSchemas?: number } = {}) {
   const plain = newAjv({ cleanse: false });
   const cleansing = newAjv({ cleanse: true });
-  // Compiling a schema is the expensive part; callers tend to send the same few schemas again and again.
-  const compiled = new LRUCache<string, ValidateFunction>({ max: 500 });
+  // Compiling a schema is the expensive part; callers tend to send the same few schemas again and again. Bounded:
+  // a schema evicted here is removed from its Ajv too, so caller schemas cost bounded memory however many arrive.
+  const compiled = new LRUCache<string, ValidateFunction>({
+    max: opts.maxSchemas ?? 500,
+    dispose: (fn, key) => (key.startsWith('c:') ? cleansing : plain).removeSchema(fn.schema as object),
+  });
 
   function compile(schema: unknown, cleanse: boolean, field: string): ValidateFunction {
     if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw badInput(`${field} must be a JSON Schema object`, { field });
@@ -105,6 +113,8 @@ export function createValidator() {
   }
 
   return {
+    /** Compiled schemas held: in this cache, and in each Ajv instance's own (for tests of the bound). */
+    held: () => ({ cached: compiled.size, ajv: ajvCacheSize(plain) + ajvCacheSize(cleansing) }),
     /** Checks a schema now, so a mapping with a broken target schema is refused when it is saved. */
     check: (schema: unknown, field: string) => void compile(schema, false, field),
 
@@ -125,3 +135,5 @@ export function createValidator() {
 }
 
 export type Validator = ReturnType<typeof createValidator>;
+
+const ajvCacheSize = (a: Ajv) => ((a as unknown as { _cache: Map<unknown, unknown> })._cache).size;

@@ -37,6 +37,8 @@ export interface ResolvedNhs {
 }
 
 export function resolveNhs(c: NhsConfig): ResolvedNhs {
+  // CONNECTORS_DISABLED=nhs: no base URLs; every NHS call answers that NHS is not configured (spine.ts).
+  if (c.disabled) return { environment: c.environment, simulated: false, bases: { pds: undefined, scr: undefined, eps: undefined, mesh: undefined } };
   const env = c.environment === 'simulated' ? undefined : NHS_ENVIRONMENTS[c.environment];
   const apiBase = c.baseUrl ?? env?.apiBase;
   if (!apiBase) throw new Error('invalid configuration:\n  NHS_BASE_URL: required when NHS_ENVIRONMENT=simulated points at a simulator run elsewhere');

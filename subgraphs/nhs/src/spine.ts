@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { isHubError, principalOf, waitForSlot, type HubRuntime, type OutboundResponse, type RequestContext, type HttpMethod } from '@hub/runtime';
+import { isHubError, principalOf, upstreamUnavailable, waitForSlot, type HubRuntime, type OutboundResponse, type RequestContext, type HttpMethod } from '@hub/runtime';
 import type { NhsApiName, ResolvedNhs } from './environments.ts';
 
 /** What the audit trail and the event log learn about each call: identifiers and outcomes, no clinical content. */
@@ -79,7 +79,7 @@ export function createSpineClient(rt: HubRuntime, nhs: ResolvedNhs, record: (r: 
 
   async function send(c: SpineCall, upstreamRequestId: string): Promise<OutboundResponse> {
     const base = nhs.bases[c.api];
-    if (!base) throw new Error(`no base URL for NHS API ${c.api}`);
+    if (!base) throw upstreamUnavailable('nhs', c.api === 'mesh' ? 'MESH is not configured on this hub' : 'NHS is not configured on this hub (CONNECTORS_DISABLED names nhs)', { notConfigured: true });
     const auth = c.api === 'mesh' ? meshAuthorization() : await authorization();
     const headers: Record<string, string> = {
       accept: c.api === 'mesh' ? 'application/vnd.mesh.v2+json' : 'application/fhir+json',

@@ -14,8 +14,12 @@ type IP = ipaddr.IPv4 | ipaddr.IPv6;
 // Names from ipaddr.js range(); everything else (unicast, 6to4, teredo, ...) is public enough to call.
 const REFUSED_V4 = new Set(['unspecified', 'broadcast', 'multicast', 'linkLocal', 'loopback', 'carrierGradeNat', 'private', 'reserved']);
 const REFUSED_V6 = new Set(['unspecified', 'linkLocal', 'multicast', 'loopback', 'uniqueLocal', 'reserved']);
-// IPv6 forms that carry an IPv4 address in their last 32 bits and reach it (mapped, translated, NAT64).
-const EMBEDS_V4 = new Set(['ipv4Mapped', 'rfc6145', 'rfc6052']);
+// IPv6 forms that carry an IPv4 address in their last 32 bits and reach it (mapped, translated).
+const EMBEDS_V4 = new Set(['ipv4Mapped', 'rfc6145']);
+// NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48, both `rfc6052` to ipaddr.js) reaches whatever IPv4 address
+// the network's translator is given, the hub's own network included; the deprecated IPv4-compatible form
+// (::a.b.c.d) is routed as that IPv4 address by some stacks. Neither is needed to call a public system: refused.
+const REFUSED_FORMS = new Set(['rfc6052', 'ipv4Compatible']);
 // ipaddr.js lists fec0::/10 (deprecated site-local) but not by a name its types know.
 const SITE_LOCAL = ipaddr.IPv6.parseCIDR('fec0::/10');
 
@@ -30,6 +34,8 @@ const LABEL: Record<string, string> = {
   uniqueLocal: 'a private (unique local)',
   reserved: 'a reserved',
   siteLocal: 'a site-local',
+  rfc6052: 'a NAT64 (64:ff9b::/96, 64:ff9b:1::/48)',
+  ipv4Compatible: 'an IPv4-compatible IPv6 (::a.b.c.d)',
 };
 
 /** Why an address may not be called, e.g. 'loopback' or 'ipv4Mapped:private'; undefined when it is public. */
@@ -41,7 +47,10 @@ export function refusedRange(address: string | IP): string | undefined {
     return REFUSED_V4.has(r) ? r : undefined;
   }
   const v6 = ip as ipaddr.IPv6;
-  const r = v6.range();
+  let r: string = v6.range();
+  // ::/96 less :: and ::1 (which range() names): an IPv4-compatible address.
+  if (r === 'unicast' && v6.parts.slice(0, 6).every((p) => p === 0)) r = 'ipv4Compatible';
+  if (REFUSED_FORMS.has(r)) return r;
   if (EMBEDS_V4.has(r) || r === '6to4') {
     const inner = refusedRange(embeddedV4(v6, r === '6to4' ? 2 : 12));
     return inner ? `${r}:${inner}` : undefined;
@@ -50,7 +59,7 @@ export function refusedRange(address: string | IP): string | undefined {
   return REFUSED_V6.has(r) ? r : undefined;
 }
 
-// Mapped/translated/NAT64 carry the IPv4 address in the last 4 bytes, 6to4 (2002:AABB:CCDD::) right after 2002.
+// Mapped and translated addresses carry the IPv4 address in the last 4 bytes, 6to4 (2002:AABB:CCDD::) right after 2002.
 function embeddedV4(v6: ipaddr.IPv6, at: number): ipaddr.IPv4 {
   return new ipaddr.IPv4(v6.toByteArray().slice(at, at + 4));
 }
@@ -59,7 +68,15 @@ function parseIp(s: string): IP | undefined {
   const bare = s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s;
   // isValidFourPartDecimal: do not let an allow-list entry like "10" silently mean 0.0.0.10.
   if (ipaddr.IPv4.isValidFourPartDecimal(bare)) return ipaddr.IPv4.parse(bare);
-  if (ipaddr.IPv6.isValid(bare)) return ipaddr.IPv6.parse(bare);
+  if (ipaddr.IPv6.isValid(bare)) {
+    // ipaddr.js reads "::a.b.c.d" as the mapped ::ffff:a.b.c.d; spell a dotted tail as hex so each form keeps its range.
+    const dotted = /^(.*:)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(bare);
+    if (dotted) {
+      const [a, b, c, d] = dotted.slice(2).map(Number) as [number, number, number, number];
+      return ipaddr.IPv6.parse(`${dotted[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`);
+    }
+    return ipaddr.IPv6.parse(bare);
+  }
   return undefined;
 }
 
@@ -191,8 +208,9 @@ export function createOutboundGuard(opts: { allow: readonly string[] }): Outboun
           const ip = parseIp(a.address);
           const range = ip ? refusedRange(ip) : 'invalid';
           if (range && !(ip && inAllowedCidr(ip))) {
+            // The resolved address is not shown: it would map the hub's internal network for whoever asks.
             const e: HubError = refused(
-              `outbound request refused: ${hostname} resolves to ${a.address}, ${describe(range)}; add "${hostname}" or "${a.address}" to OUTBOUND_ALLOW to allow it`,
+              `outbound request refused: ${hostname} resolves to ${describe(range)}; add "${hostname}" to OUTBOUND_ALLOW to allow it`,
               { host: hostname, reason: range },
             );
             return callback(e, wantsAll ? [] : '', 0);

@@ -1,4 +1,4 @@
-import { badInput } from '@hub/runtime';
+import { badInput } from '@hub/runtime/errors';
 
 /**
  * HL7 v2 messages in their pipe-and-hat form (ER7), read into JSON that FHIRPath can walk and written back.

@@ -2,7 +2,7 @@ import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
 import r4 from 'fhirpath/fhir-context/r4';
-import { badInput } from '@hub/runtime';
+import { badInput } from '@hub/runtime/errors';
 import { parseHl7, renderHl7 } from './hl7v2.ts';
 
 export const DATA_FORMATS = ['JSON', 'XML', 'CSV', 'HL7V2', 'FHIR'] as const;
@@ -151,7 +151,9 @@ export function writeData(format: DataFormat, value: unknown, opts: FormatOption
       const columns: string[] = [];
       const seen = new Set<string>();
       for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) seen.add(k), columns.push(k);
-      const t = stringifyCsv(rows, { header: true, columns, delimiter: opts.csvDelimiter ?? ',', record_delimiter: 'windows', cast: { boolean: (b) => String(b) } });
+      // escape_formulas: a text cell starting with = + - @ tab or CR gets a leading ' so a spreadsheet shows it rather
+      // than running it (CSV injection); numbers, negative ones included, are written as they are.
+      const t = stringifyCsv(rows, { header: true, columns, delimiter: opts.csvDelimiter ?? ',', record_delimiter: 'windows', escape_formulas: true, cast: { boolean: (b) => String(b) } });
       return { data: t, text: t };
     }
   }

@@ -1,0 +1,1 @@
+export { createWorkerPool, defaultWorkerThreads, type WorkerPool, type WorkerPoolOptions } from './pool.ts';
