@@ -14,6 +14,8 @@ import { typeDefs as hmrc } from '@hub/subgraph-hmrc';
 import { typeDefs as banking } from '@hub/subgraph-banking';
 import { typeDefs as care } from '@hub/subgraph-care';
 import { typeDefs as audit } from '@hub/subgraph-audit';
+import { typeDefs as regulatory } from '@hub/subgraph-regulatory';
+import { typeDefs as payroll } from '@hub/subgraph-payroll';
 
 /**
  * The schema registry check. `schema/` holds each subgraph's SDL, the composed supergraph and the client-facing
@@ -39,6 +41,8 @@ export const hubSubgraphs: SubgraphSdl[] = [
   { name: 'banking', typeDefs: banking },
   { name: 'audit', typeDefs: audit },
   { name: 'care', typeDefs: care },
+  { name: 'regulatory', typeDefs: regulatory },
+  { name: 'payroll', typeDefs: payroll },
 ];
 
 export interface Approval {

@@ -9,6 +9,8 @@ import { migrationsFolder, schema as dbSchema } from '@hub/db';
 import {
   applyRateLimits,
   applyAudit,
+  applyInputGuard,
+  PSEUDONYM_IDS,
   createRetention,
   createLogger,
   createRuntime,
@@ -30,31 +32,30 @@ import {
   decodePrincipal,
   internalFetch,
   servicePrincipal,
+  upstreamUnavailable,
+  type ResidentEraser,
 } from '@hub/runtime';
 import { createSystemsSubgraph } from '@hub/subgraph-systems';
 import { createIntegrationsSubgraph } from '@hub/subgraph-integrations';
 import { createMappingsSubgraph } from '@hub/subgraph-mappings';
 import { createMetricsSubgraph } from '@hub/subgraph-metrics';
 import { createEventsSubgraph } from '@hub/subgraph-events';
-import { createCareSubgraph, remoteCareDirectory } from '@hub/subgraph-care';
+import { createCareSubgraph, remoteCareDirectory, remoteResidentEraser } from '@hub/subgraph-care';
 import { CLIENT_HEADER, createAuthenticator, PRINCIPAL_HEADER, principalFor, SCOPES_HEADER, scopesOf, takeFieldScopes, useScopes, type FieldScopes, type Identity } from './auth.ts';
 import { InProcessDataSource, RemoteSubgraphDataSource } from './datasource.ts';
-import {
-  startHmrcSimulator,
-  startNhsSimulator,
-  startOpenBankingSimulator,
-  nhsFixtureKeys,
-  nhsSimulatorDefaults,
-  type HmrcSimulator,
-  type NhsSimulator,
-  type OpenBankingSimulator,
-} from '@hub/simulators';
+import { deadline, useTimeBudget } from './deadline.ts';
+import { gatewayGuards, upstreamFields } from './guards.ts';
+// Types only: the simulators (and their fixture keys) are imported when, and only when, a connector is simulated.
+import type { HmrcSimulator, NhsSimulator, OpenBankingSimulator, CqcSimulator, DbsSimulator } from '@hub/simulators';
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { createNhsSubgraph } from '@hub/subgraph-nhs';
 import { createHmrcSubgraph, HMRC_ENVIRONMENTS } from '@hub/subgraph-hmrc';
 import { createBankingSubgraph } from '@hub/subgraph-banking';
 import { createAuditSubgraph } from '@hub/subgraph-audit';
+import { createRegulatorySubgraph } from '@hub/subgraph-regulatory';
+import { createPayrollSubgraph } from '@hub/subgraph-payroll';
 import { errorMasker, useErrorCodes } from './errors.ts';
+import { renderGraphiQL } from './graphiql.ts';
 import { createHttpServer, type ReadinessCheck } from './server.ts';
 import { attachSubscriptions } from './subscriptions.ts';
 import { createLiveStream, remoteEventLog, type EventsService, type EventStreamSource } from '@hub/subgraph-events';
@@ -87,19 +88,37 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
   const remoteEvents = rt.config.subgraphUrls.events ? remotePublisher(rt.config.subgraphUrls.events, rt.config.internalKeys) : undefined;
   const publisher = () => events?.provides?.eventPublisher ?? remoteEvents;
   const systemsSubgraph = () => (systems ??= createSystemsSubgraph(rt, publisher));
+  // Erasure reaches every subgraph that holds personal data about residents: in process, or over signed HTTP.
+  let nhs: Subgraph | undefined;
+  const urls = rt.config.subgraphUrls;
+  // One that is neither refuses, so an erasure is never reported done with a part left out.
+  const unreachable = (name: string): ResidentEraser => ({
+    name,
+    erase: async () => {
+      throw upstreamUnavailable(`hub.${name}`, `SUBGRAPH_${name.toUpperCase()}_URL is not set: the ${name} subgraph's records cannot be erased from this process`);
+    },
+  });
+  const erasers = (): ResidentEraser[] => [
+    events?.provides?.residentEraser ?? (urls.events ? remoteResidentEraser('events', urls.events, rt.config.internalKeys, 'eraseResidentEvents') : unreachable('events')),
+    nhs?.provides?.residentEraser ?? (urls.nhs ? remoteResidentEraser('nhs', urls.nhs, rt.config.internalKeys, 'eraseResidentNhsRecords', 'dischargeSummaries nhsCalls') : unreachable('nhs')),
+  ];
   const factories: Record<SubgraphName, () => Subgraph> = {
     systems: systemsSubgraph,
     integrations: () => (integrations = createIntegrationsSubgraph(rt, () => systemsSubgraph().provides!.systemDirectory!, publisher)),
     mappings: () => createMappingsSubgraph(rt, publisher),
     metrics: () => createMetricsSubgraph(rt, publisher),
     events: () => (events ??= createEventsSubgraph(rt, () => integrations?.provides?.syncTrigger)),
-    nhs: () => createNhsSubgraph(rt, publisher, careDirectory),
+    nhs: () => (nhs ??= createNhsSubgraph(rt, publisher, careDirectory)),
     banking: () => createBankingSubgraph(rt, publisher),
-    care: () => (care ??= createCareSubgraph(rt, publisher)),
+    care: () => (care ??= createCareSubgraph(rt, publisher, erasers)),
     audit: () => createAuditSubgraph(rt.audit, rt.config.retention.auditDays),
+    regulatory: () => createRegulatorySubgraph(rt, publisher),
+    payroll: () => createPayrollSubgraph(rt, publisher),
     hmrc: () => {
       const h = rt.config.hmrc;
-      return createHmrcSubgraph(rt, publisher, { url: h.baseUrl ?? (h.environment === 'simulated' ? '' : HMRC_ENVIRONMENTS[h.environment]), simulated: h.environment === 'simulated' });
+      // Disabled: no base URL, and every HMRC call answers that HMRC is not configured.
+      const url = h.disabled ? '' : (h.baseUrl ?? (h.environment === 'simulated' ? '' : HMRC_ENVIRONMENTS[h.environment]));
+      return createHmrcSubgraph(rt, publisher, { url, simulated: !h.disabled && h.environment === 'simulated' });
     },
   };
   if (names.includes('nhs') && !names.includes('care') && !remoteCare) {
@@ -114,6 +133,8 @@ export function buildSubgraphs(rt: HubRuntime, names: SubgraphName[]): Subgraph[
     applyRateLimits(subgraph.schema, rt.kv);
     // Every mutation and every read of a @requiresScopes field is audited (outermost: refusals are recorded too).
     applyAudit(subgraph.schema, rt.audit, { subgraph: n, residentOf: async (org, nhsNumber) => (await careDirectory()?.residentId(org, nhsNumber)) ?? null });
+    // Bad input (non-UUID ids, NUL characters, oversized lists) is refused before anything else sees it (input-guard.ts).
+    applyInputGuard(subgraph.schema, { textIds: [...PSEUDONYM_IDS, ...(subgraph.textIds ?? [])] });
     return subgraph;
   });
 }
@@ -124,6 +145,7 @@ async function createGateway(
   local: Subgraph[],
   log: Logger,
   fieldScopes: FieldScopes,
+  onSupergraph: (supergraphSdl: string) => void = () => {},
 ): Promise<{ gateway: ApolloGateway; subgraphUrls: () => Record<string, string> }> {
   // Every supergraph the gateway loads passes here: the hub takes the @requiresScopes it enforces (see auth.ts), and
   // never fewer than the reviewed supergraph checked in under schema/ demands: a subgraph process (or whatever answers
@@ -192,6 +214,7 @@ async function createGateway(
       return new RemoteSubgraphDataSource({ url }, config.internalKeys!, name);
     },
   });
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => onSupergraph(coreSupergraphSdl));
   await gateway.load();
   return { gateway, subgraphUrls: () => urls };
 }
@@ -215,22 +238,26 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
   const localNames = config.supergraphFile ? [] : SUBGRAPH_NAMES.filter((n) => runsRole(config, n));
   // With no NHS configuration a newcomer still sees residents: the NHS simulator runs in this process.
   let nhsSimulator: NhsSimulator | undefined;
-  if (localNames.includes('nhs') && config.nhs.environment === 'simulated' && !config.nhs.baseUrl) {
+  if (localNames.includes('nhs') && !config.nhs.disabled && config.nhs.environment === 'simulated' && !config.nhs.baseUrl) {
     ({ config, simulator: nhsSimulator } = await withInProcessNhsSimulator(config));
     log.warn({ nhs: nhsSimulator.url }, 'NHS is SIMULATED: no NHS_ENVIRONMENT configured, residents come from the local NHS simulator');
   }
   // Likewise HMRC: with no HMRC configuration, VAT obligations and returns come from the HMRC simulator.
   let hmrcSimulator: HmrcSimulator | undefined;
-  if (localNames.includes('hmrc') && config.hmrc.environment === 'simulated' && !config.hmrc.baseUrl) {
+  if (localNames.includes('hmrc') && !config.hmrc.disabled && config.hmrc.environment === 'simulated' && !config.hmrc.baseUrl) {
     ({ config, simulator: hmrcSimulator } = await withInProcessHmrcSimulator(config));
     log.warn({ hmrc: hmrcSimulator.url }, 'HMRC is SIMULATED: no HMRC_ENVIRONMENT configured, VAT returns go to the local HMRC simulator');
   }
   // And the bank: with no OPEN_BANKING_BASE_URL, payments go to the bank simulator, signed with a key made now.
   let bankSimulator: OpenBankingSimulator | undefined;
-  if (localNames.includes('banking') && !config.openBanking.baseUrl) {
+  // (In production loadConfig has already refused a connector that is neither configured nor disabled.)
+  if (localNames.includes('banking') && !config.openBanking.disabled && !config.openBanking.baseUrl) {
     ({ config, simulator: bankSimulator } = await withInProcessBankSimulator(config));
     log.warn({ bank: bankSimulator.url }, 'the bank is SIMULATED: no OPEN_BANKING_BASE_URL configured, payments go to the local Open Banking simulator');
   }
+  // The regulators likewise (in development; production never simulates one it was not told to): CQC and the DBS.
+  let regulatorSimulators: { cqc?: CqcSimulator; dbs?: DbsSimulator } = {};
+  if (localNames.includes('regulatory')) ({ config, simulators: regulatorSimulators } = await withInProcessRegulatorSimulators(config, log));
   const runtime = localNames.length ? await createRuntime(config, { schema: dbSchema, migrationsFolder }, log) : undefined;
   let kv: KeyValue | undefined = runtime?.kv;
   const ownKv = !kv && gatewayRole;
@@ -249,10 +276,12 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
   if (kv) readiness.push({ name: `redis (${kv.kind})`, check: () => kv!.ping() });
 
   let yoga: YogaServerInstance<any, any>;
+  // Fields that make their own upstream call weigh more in an operation's cost (limits.ts), per supergraph.
+  let upstream: ReadonlySet<string> = new Set();
   let gateway: ApolloGateway | undefined;
   if (gatewayRole) {
     const fieldScopes: FieldScopes = new Map();
-    const g = await createGateway(config, subgraphs, log, fieldScopes);
+    const g = await createGateway(config, subgraphs, log, fieldScopes, (sdl) => (upstream = upstreamFields(sdl)));
     gateway = g.gateway;
     readiness.push({
       name: 'subgraphs',
@@ -275,9 +304,13 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       },
     });
     yoga = createYoga({
-      plugins: [useApolloFederation({ gateway, logger: log as never }), useErrorCodes(), useScopes(fieldScopes), useResponseExtensions()],
+      // Limits, trusted documents, CSRF and introspection first (guards.ts); the time budget wraps the gateway's execute.
+      plugins: [...gatewayGuards(config, log, () => upstream), useApolloFederation({ gateway, logger: log as never }), useTimeBudget(), useErrorCodes(), useScopes(fieldScopes), useResponseExtensions()],
+      batching: config.graphql.batchLimit > 0 ? { limit: config.graphql.batchLimit } : false,
+      cors: false, // the HTTP server answers CORS from its allow-list (doors.ts); yoga's default reflects any origin
       graphqlEndpoint: '/graphql',
       graphiql: { title: 'Care-home integration hub' },
+      renderGraphiQL, // from the hub's own copy of GraphiQL, no CDN (graphiql.ts)
       landingPage: false,
       maxRequestBodySize: false, // see BODY_LIMIT_IN_SERVER
       maskedErrors: { maskError: errorMasker(log) },
@@ -289,6 +322,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         actor: identity?.client ?? request?.headers.get(CLIENT_HEADER) ?? (req?.headers[CLIENT_HEADER] as string | undefined),
         scopes: identity?.scopes ?? scopesOf(request?.headers.get(SCOPES_HEADER)),
         principal: identity ? principalFor(identity) : decodePrincipal(request?.headers.get(PRINCIPAL_HEADER)),
+        // Over HTTP the time budget starts here; over graphql-ws each query or mutation gets its own (subscriptions.ts).
+        ...(request ? { signal: deadline(config.requestTimeoutMs, request.signal) } : {}),
       }),
     });
   } else {
@@ -302,9 +337,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
       maxRequestBodySize: false, // see BODY_LIMIT_IN_SERVER
       maskedErrors: { maskError: errorMasker(log) },
       logging: false,
-      plugins: [useResponseExtensions('hub')],
+      plugins: [useTimeBudget(), useResponseExtensions('hub')],
       // The HTTP server has checked the gateway's signature and put the principal it carries in the headers.
       context: ({ request }: { request: Request }): RequestContext => ({
+        signal: deadline(config.requestTimeoutMs, request.signal),
         loaders: new Map(),
         requestId: request.headers.get('x-request-id') ?? undefined,
         actor: request.headers.get(CLIENT_HEADER) ?? undefined,
@@ -352,9 +388,10 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
     shutdown: shutdown.signal,
     internal: config.internalKeys ? { keys: config.internalKeys, audience: gatewayRole ? localNames : localNames.slice(0, 1) } : undefined,
     subgraphOnly: !gatewayRole,
+    doors: gatewayRole ? config.doors : undefined,
   });
   server.keepAliveTimeout = 65_000;
-  const ws = gatewayRole ? attachSubscriptions(server, yoga, events, log, auth!) : undefined;
+  const ws = gatewayRole ? attachSubscriptions(server, yoga, events, log, auth!, { config, kv, upstream: () => upstream }) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -390,6 +427,8 @@ export async function startHub(config: HubConfig, log: Logger = createLogger(con
         await nhsSimulator?.close();
         await hmrcSimulator?.close();
         await bankSimulator?.close();
+        await regulatorSimulators.cqc?.close();
+        await regulatorSimulators.dbs?.close();
         if (ownKv) await kv?.close();
       })();
       return closing;
@@ -430,8 +469,35 @@ function allowing(config: HubConfig, url: string): string[] {
   return [...config.outboundAllow, `${origin.hostname}:${origin.port}`];
 }
 
+/** Starts the CQC and DBS simulators the configuration asks for (simulated without a base URL), marked SIMULATED. */
+async function withInProcessRegulatorSimulators(config: HubConfig, log: Logger): Promise<{ config: HubConfig; simulators: { cqc?: CqcSimulator; dbs?: DbsSimulator } }> {
+  const { cqc, dbs } = config.regulatory;
+  const wantCqc = cqc.environment === 'simulated' && !cqc.baseUrl;
+  const wantDbs = dbs.environment === 'simulated' && !dbs.baseUrl;
+  if (!wantCqc && !wantDbs) return { config, simulators: {} };
+  const { startCqcSimulator, startDbsSimulator } = await import('@hub/simulators');
+  const subscriptionKey = 'simulated-cqc-subscription-key';
+  const simulators = { cqc: wantCqc ? await startCqcSimulator({ subscriptionKey }) : undefined, dbs: wantDbs ? await startDbsSimulator() : undefined };
+  if (simulators.cqc) log.warn({ cqc: simulators.cqc.url }, 'CQC is SIMULATED: no CQC_ENVIRONMENT configured, the register comes from the local CQC simulator');
+  if (simulators.dbs) log.warn({ dbs: simulators.dbs.url }, 'the DBS Update Service is SIMULATED: status checks go to the local DBS simulator');
+  const allow = [...(simulators.cqc ? allowing(config, simulators.cqc.url) : config.outboundAllow), ...(simulators.dbs ? allowing(config, simulators.dbs.url) : [])];
+  return {
+    simulators,
+    config: {
+      ...config,
+      outboundAllow: [...new Set(allow)],
+      regulatory: {
+        ...config.regulatory,
+        cqc: simulators.cqc ? { ...cqc, baseUrl: simulators.cqc.url, subscriptionKey } : cqc,
+        dbs: simulators.dbs ? { ...dbs, baseUrl: simulators.dbs.url } : dbs,
+      },
+    },
+  };
+}
+
 /** Starts the Open Banking simulator with a signing key made for it, and points the payments at it. */
 async function withInProcessBankSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: OpenBankingSimulator }> {
+  const { startOpenBankingSimulator } = await import('@hub/simulators');
   const { privateKey, publicKey } = await generateKeyPair('PS256', { extractable: true });
   const registration = { clientId: 'care-home-hub-simulated', clientSecret: 'simulated-secret', kid: 'hub-simulated-1', issuer: 'care-home-hub-simulated' };
   const simulator = await startOpenBankingSimulator({
@@ -460,6 +526,7 @@ async function withInProcessBankSimulator(config: HubConfig): Promise<{ config: 
 
 /** Starts the HMRC simulator and points the connector at it with its own application credentials, marked SIMULATED. */
 async function withInProcessHmrcSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: HmrcSimulator }> {
+  const { startHmrcSimulator } = await import('@hub/simulators');
   const client = { clientId: 'care-home-hub-simulated', clientSecret: 'simulated-secret' };
   const simulator = await startHmrcSimulator({ ...client, rateLimitPerSecond: config.hmrc.rateLimitPerSecond });
   return {
@@ -480,6 +547,7 @@ async function withInProcessHmrcSimulator(config: HubConfig): Promise<{ config: 
 
 /** Starts the NHS simulator (its fixture keys and mailboxes) and points the connector at it, marked SIMULATED. */
 async function withInProcessNhsSimulator(config: HubConfig): Promise<{ config: HubConfig; simulator: NhsSimulator }> {
+  const { nhsFixtureKeys, nhsSimulatorDefaults, startNhsSimulator } = await import('@hub/simulators');
   const defaults = nhsSimulatorDefaults();
   const [mailbox, password] = Object.entries(defaults.meshMailboxes)[0]!;
   const simulator = await startNhsSimulator({ ...defaults, rateLimitPerSecond: config.nhs.rateLimitPerSecond, syntheticPatients: 20 });

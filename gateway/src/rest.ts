@@ -18,6 +18,13 @@ const API = `id name version description basePath upstreamUrl rateLimit { reques
 const API_STATS = `requests errors rateLimited errorRate averageLatencyMs p50LatencyMs p95LatencyMs p99LatencyMs maxLatencyMs byOutcome { outcome count }`;
 /** An IntegrationEvent as REST and the SSE stream (sse.ts, `toEventJson`) both show it. */
 const EVENT = `id sequence type source destination payload timestamp correlationId causationId metadata status publisher`;
+/** A subject-access bundle: everything the hub holds about one resident, from every subgraph (see SubjectAccess). */
+const SUBJECT_ACCESS = `residentId nhsNumber organisationId since generatedAt
+  stays { id home { id name } admittedOn dischargedOn admittedBy dischargedBy createdAt updatedAt }
+  events(first: 10000) { events { ${EVENT} residentId homeId } endCursor }
+  auditEntries(first: 10000) { entries { seq at client userId action targetType targetId residentId outcome requestId details hash } endCursor }
+  dischargeSummaries { id recipientMailbox workflowId status meshMessageId document attempts lastError createdAt sentAt acknowledgedAt }
+  nhsCalls { id at actor requestId api operation purpose outcome httpStatus latencyMs upstreamRequestId }`;
 
 interface Route {
   method: 'GET' | 'POST';
@@ -250,7 +257,82 @@ const routes: Route[] = [
     field: 'eventHistory',
     status: 200,
   },
+  {
+    method: 'POST',
+    pattern: /^\/api\/integration\/subject-access$/,
+    query: `query($nhsNumber: String, $residentId: ID) { subjectAccess(nhsNumber: $nhsNumber, residentId: $residentId) { ${SUBJECT_ACCESS} } }`,
+    variables: ({ body }) => subjectRef(body),
+    field: 'subjectAccess',
+    status: 200,
+  },
+  {
+    method: 'POST',
+    pattern: /^\/api\/integration\/erasures$/,
+    query: `mutation($nhsNumber: String, $residentId: ID, $reason: String!) { eraseResident(nhsNumber: $nhsNumber, residentId: $residentId, reason: $reason) {
+      residentId erasedAt records { kind count } } }`,
+    variables: ({ body }) => ({ ...subjectRef(body), reason: (body as { reason?: unknown } | null | undefined)?.reason ?? null }),
+    field: 'eraseResident',
+    status: 200,
+  },
+  // Regulators (the regulatory subgraph): the CQC register, DBS status checks, tracked submissions.
+  ...regulatoryRoutes(),
 ];
+
+/** The regulatory subgraph's endpoints under /api/integration/regulatory (docs/regulatory.md). */
+function regulatoryRoutes(): Route[] {
+  const LOCATION = `locationId providerId name registrationStatus registrationDate deregistrationDate careHome numberOfBeds localAuthority region postalCode
+    regulatedActivities { code name } serviceTypes { name description } specialisms currentRatings { overall { rating reportDate reportLinkId } keyQuestions { name rating reportDate } }
+    lastInspectionDate lastReportPublishedOn reports { linkId reportDate reportType reportUri firstVisitDate } followedFor homeId fetchedAt changedAt`;
+  const PROFILE = `organisationId organisationName dbsContact { forename surname } cqcProviderId cqcChangesReadTo cqcLastSyncAt cqcLastError cqcEnvironment dbsEnvironment cqcLocations { ${LOCATION} }`;
+  const CHECK = `id staffMemberId certificateNumber status printDate httpStatus error requestedBy checkedAt`;
+  const STAFF = `id homeId forename surname dateOfBirth dbsCertificateNumber dbsConsentRecordedAt dbsConsentRecordedBy nextDbsCheckAt createdAt latestDbsCheck { ${CHECK} }`;
+  const SUBMISSION = `id kind schemaVersion homeId residentId status deadline channel recipient createdBy approvedBy approvedAt sentAt deliveryRef
+    acknowledgedAt acknowledgedBy regulatorReference rejectedAt rejectionReason overdueAt attempts lastError createdAt updatedAt`;
+  const base = '\\/api\\/integration\\/regulatory';
+  const at = (path: string) => new RegExp(`^${base}${path}$`);
+  const field = (body: unknown, name: string) => (body && typeof body === 'object' ? ((body as Record<string, unknown>)[name] ?? null) : null);
+  return [
+    { method: 'GET', pattern: at('\\/profile'), query: `query { regulatoryProfile { ${PROFILE} } }`, variables: () => ({}), field: 'regulatoryProfile', status: 200 },
+    { method: 'POST', pattern: at('\\/profile'), query: `mutation($input: RegulatoryProfileInput!) { updateRegulatoryProfile(input: $input) { ${PROFILE} } }`, variables: ({ body }) => ({ input: body }), field: 'updateRegulatoryProfile', status: 200 },
+    { method: 'POST', pattern: at('\\/cqc\\/sync'), query: 'mutation { syncCqc { fullRead readFrom readTo changedOnRegister locationsRead ratingChanges registrationChanges requests throttled } }', variables: () => ({}), field: 'syncCqc', status: 200 },
+    { method: 'GET', pattern: at(`\\/cqc\\/locations\\/${id}`), query: `query($id: ID!) { cqcLocation(locationId: $id) { ${LOCATION} } }`, variables: ({ params }) => ({ id: params[0] }), field: 'cqcLocation', status: 200, notFound: 'CQC location' },
+    { method: 'GET', pattern: at('\\/staff'), query: `query($homeId: ID) { staffMembers(homeId: $homeId) { ${STAFF} } }`, variables: ({ search }) => ({ homeId: search.get('homeId') || null }), field: 'staffMembers', status: 200 },
+    { method: 'POST', pattern: at('\\/staff'), query: `mutation($input: AddStaffMemberInput!) { addStaffMember(input: $input) { ${STAFF} } }`, variables: ({ body }) => ({ input: body }), field: 'addStaffMember', status: 201 },
+    { method: 'GET', pattern: at(`\\/staff\\/${id}`), query: `query($id: ID!) { staffMember(id: $id) { ${STAFF} dbsChecks(first: 100) { ${CHECK} } } }`, variables: ({ params }) => ({ id: params[0] }), field: 'staffMember', status: 200, notFound: 'staff member' },
+    { method: 'POST', pattern: at(`\\/staff\\/${id}\\/consent`), query: `mutation($id: ID!) { recordDbsConsent(staffMemberId: $id) { ${STAFF} } }`, variables: ({ params }) => ({ id: params[0] }), field: 'recordDbsConsent', status: 200 },
+    { method: 'POST', pattern: at(`\\/staff\\/${id}\\/consent\\/withdraw`), query: `mutation($id: ID!) { withdrawDbsConsent(staffMemberId: $id) { ${STAFF} } }`, variables: ({ params }) => ({ id: params[0] }), field: 'withdrawDbsConsent', status: 200 },
+    { method: 'POST', pattern: at(`\\/staff\\/${id}\\/dbs-checks`), query: `mutation($id: ID!) { checkDbsStatus(staffMemberId: $id) { ${CHECK} } }`, variables: ({ params }) => ({ id: params[0] }), field: 'checkDbsStatus', status: 201 },
+    { method: 'GET', pattern: at('\\/submissions'), query: `query($status: SubmissionStatus, $first: Int) { submissions(status: $status, first: $first) { ${SUBMISSION} } }`, variables: ({ search }) => ({ status: search.get('status') || null, first: intParam(search, 'first') }), field: 'submissions', status: 200 },
+    { method: 'POST', pattern: at('\\/submissions'), query: `mutation($input: CreateSubmissionInput!) { createSubmission(input: $input) { ${SUBMISSION} payload } }`, variables: ({ body }) => ({ input: body }), field: 'createSubmission', status: 201 },
+    { method: 'GET', pattern: at(`\\/submissions\\/${id}`), query: `query($id: ID!) { submission(id: $id) { ${SUBMISSION} } }`, variables: ({ params }) => ({ id: params[0] }), field: 'submission', status: 200, notFound: 'submission' },
+    { method: 'POST', pattern: at(`\\/submissions\\/${id}\\/approve`), query: `mutation($id: ID!) { approveSubmission(id: $id) { ${SUBMISSION} } }`, variables: ({ params }) => ({ id: params[0] }), field: 'approveSubmission', status: 200 },
+    {
+      method: 'POST',
+      pattern: at(`\\/submissions\\/${id}\\/acknowledge`),
+      query: `mutation($id: ID!, $ref: String!) { acknowledgeSubmission(id: $id, regulatorReference: $ref) { ${SUBMISSION} } }`,
+      variables: ({ params, body }) => ({ id: params[0], ref: field(body, 'regulatorReference') }),
+      field: 'acknowledgeSubmission',
+      status: 200,
+    },
+    {
+      method: 'POST',
+      pattern: at(`\\/submissions\\/${id}\\/reject`),
+      query: `mutation($id: ID!, $reason: String!) { rejectSubmission(id: $id, reason: $reason) { ${SUBMISSION} } }`,
+      variables: ({ params, body }) => ({ id: params[0], reason: field(body, 'reason') }),
+      field: 'rejectSubmission',
+      status: 200,
+    },
+  ];
+}
+
+/** A resident named in a JSON body, by NHS number or pseudonym (never in the URL, where it would reach access logs). */
+function subjectRef(body: unknown): { nhsNumber?: unknown; residentId?: unknown } {
+  const b = (body ?? {}) as Record<string, unknown>;
+  return { nhsNumber: b.nhsNumber ?? null, residentId: b.residentId ?? null };
+}
+
+/** Every endpoint's method and path pattern (its id segments `([^/]+)`), for tests that walk them all. */
+export const restRoutes = (): ReadonlyArray<{ method: string; pattern: RegExp }> => routes.map((r) => ({ method: r.method, pattern: r.pattern }));
 
 /** The filter of the event endpoints (history and the SSE stream) from the query string; `types` is comma-separated. */
 export interface EventFilterParams {
@@ -381,7 +463,13 @@ export async function handleRest(
   if (kind === 'events' && body === undefined) return { status: 400, body: errorBody('BAD_USER_INPUT', EVENTS_BODY) };
   const route = candidates.find((r) => !r.when || r.when(body));
   if (!route) return { status: 400, body: errorBody('BAD_USER_INPUT', 'the request body does not fit this endpoint') };
-  const params = route.pattern.exec(pathname)!.slice(1).map(decodeURIComponent);
+  let params: string[];
+  try {
+    params = route.pattern.exec(pathname)!.slice(1).map(decodeURIComponent);
+  } catch {
+    // A lone `%` or an escape that is not UTF-8 (`%E0%A4%A`, `%FF`): the caller's path is malformed.
+    return { status: 400, body: errorBody('BAD_USER_INPUT', `the path ${JSON.stringify(pathname.slice(0, 200))} is not valid percent-encoding`) };
+  }
   let variables: Record<string, unknown>;
   try {
     variables = route.variables({ params, search, body });

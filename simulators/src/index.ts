@@ -12,3 +12,6 @@ export { syntheticNhsNumbers, isValidNhsNumber } from './nhs/nhs-number.ts';
 export { nhsFixtureKeys, nhsFixtureKeyPaths, nhsFixtureMesh, nhsSimulatorDefaults } from './nhs/fixtures.ts';
 export { startHmrcSimulator, type HmrcSimulator, type HmrcSimulatorOptions } from './hmrc/index.ts';
 export { startOpenBankingSimulator, type OpenBankingSimulator, type OpenBankingSimulatorOptions } from './open-banking/index.ts';
+export { startCqcSimulator, CQC_DEMO_LOCATION_IDS, CQC_DEMO_PROVIDER_ID, CQC_RATINGS, type CqcSimulator, type CqcSimulatorOptions, type CqcSimulatorStats } from './cqc/index.ts';
+export { startDbsSimulator, type DbsSimulator, type DbsSimulatorOptions, type DbsSimulatorStats, type DbsStatus } from './dbs/index.ts';
+export { startHmrcRtiSimulator, simulatorIrmark, type HmrcRtiSimulator, type HmrcRtiSimulatorOptions, type HmrcRtiStats, type HmrcRtiError, type HmrcRtiSubmission } from './hmrc-rti.ts';

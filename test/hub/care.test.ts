@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nhsFixtureKeys, startNhsSimulator, syntheticNhsNumbers, type NhsSimulator } from '@hub/simulators';
+import { SUBGRAPH_NAMES } from '@hub/runtime';
+import { syntheticNhsNumbers, type NhsSimulator } from '@hub/simulators';
 import {
   AdmissionDocument,
   AdmissionsDocument,
@@ -23,6 +24,7 @@ import {
   UpdateDemographicsDocument,
 } from '../generated/graphql.ts';
 import { apiKeys, eventually, startTestHub, testClient, type GraphQLResult, type TestHub } from '../support/hub.ts';
+import { startNhsFixture } from '../support/nhs.ts';
 
 /**
  * Organisations, their homes and the residents each home admits; and the rule the NHS connector keeps because of
@@ -42,6 +44,7 @@ const demo = testClient('demo-app', 'default');
 
 let sim: NhsSimulator;
 let hub: TestHub;
+let nhsEnv: Record<string, string>;
 let next = 0;
 const fresh = () => SYNTHETIC[next++]!;
 /** A date n days before today, as the API writes dates. */
@@ -57,27 +60,10 @@ async function ok<T>(r: Promise<GraphQLResult<T>>): Promise<T> {
 }
 
 beforeAll(async () => {
-  sim = await startNhsSimulator({
-    apiKey: nhsFixtureKeys.apiKey,
-    publicKeys: { [nhsFixtureKeys.kid]: nhsFixtureKeys.publicKeyPem },
-    rateLimitPerSecond: 1000,
-    syntheticPatients: SYNTHETIC.length,
-    meshMailboxes: { [HUB_MAILBOX]: 'hub-password', [GP_MAILBOX]: 'gp-password' },
-    meshSharedKey: 'test-shared-key',
-  });
+  ({ sim, env: nhsEnv } = await startNhsFixture({ hubMailbox: HUB_MAILBOX, gpMailbox: GP_MAILBOX, syntheticPatients: SYNTHETIC.length }));
   hub = await startTestHub({
     AUTH_API_KEYS: apiKeys(a, aOak, aReader, b, demo),
-    NHS_ENVIRONMENT: 'simulated',
-    NHS_BASE_URL: sim.url,
-    NHS_TOKEN_URL: sim.tokenUrl,
-    NHS_API_KEY: nhsFixtureKeys.apiKey,
-    NHS_PRIVATE_KEY: nhsFixtureKeys.privateKeyPem,
-    NHS_KEY_ID: nhsFixtureKeys.kid,
-    NHS_MESH_URL: sim.meshBaseUrl,
-    NHS_MESH_MAILBOX: HUB_MAILBOX,
-    NHS_MESH_PASSWORD: 'hub-password',
-    NHS_MESH_SHARED_KEY: 'test-shared-key',
-    NHS_RATE_LIMIT_PER_SECOND: '1000',
+    ...nhsEnv,
   });
   // Organisation A has two homes (the home-limited client acts for Oak Lodge only); B has one, with the same name.
   await ok(hub.gqlAs(a, CreateHomeDocument, { input: { id: 'a-oak', name: 'Oak Lodge', cqcLocationId: '1-111111111', odsCode: 'vaa01' } }));
@@ -232,7 +218,7 @@ describe('NHS records only for residents in care', () => {
 
   it('lets anyone search PDS with a purpose, but a match not in care yields nothing more, with no call', async () => {
     const { searchResidents } = await ok(hub.gqlAs(b, SearchResidentsDocument, { input: { family: 'Smith', birthDate: '2010-10-22' }, purpose: PURPOSE }));
-    expect(searchResidents.find((m) => m.resident.nhsNumber === '9000000009')?.resident.demographics.name?.text).toBe('Mrs Jane Smith');
+    expect(searchResidents.find((m) => m.resident.nhsNumber === '9000000009')?.resident.demographics!.name?.text).toBe('Mrs Jane Smith');
     const eps = () => sim.stats().byPath['/prescriptions-for-patients/FHIR/R4/Bundle'] ?? 0;
     const before = eps();
     const more = await hub.gqlAs(b, SearchMatchRecordsDocument, { input: { family: 'Smith', birthDate: '2010-10-22' }, purpose: PURPOSE });
@@ -291,18 +277,12 @@ describe('NHS records only for residents in care', () => {
 describe('the care subgraph in its own process', () => {
   it('answers the nhs subgraph over signed HTTP, as the caller itself', async () => {
     const care = await startTestHub({ ROLE: 'care' });
-    const roles = 'gateway,systems,integrations,mappings,metrics,events,nhs,hmrc,banking,audit';
+    const roles = ['gateway', ...SUBGRAPH_NAMES.filter((n) => n !== 'care')].join(',');
     const split = await startTestHub({
       ROLE: roles,
       SUBGRAPH_CARE_URL: `${care.url}/graphql`,
       AUTH_API_KEYS: apiKeys(a, b),
-      NHS_ENVIRONMENT: 'simulated',
-      NHS_BASE_URL: sim.url,
-      NHS_TOKEN_URL: sim.tokenUrl,
-      NHS_API_KEY: nhsFixtureKeys.apiKey,
-      NHS_PRIVATE_KEY: nhsFixtureKeys.privateKeyPem,
-      NHS_KEY_ID: nhsFixtureKeys.kid,
-      NHS_RATE_LIMIT_PER_SECOND: '1000',
+      ...nhsEnv,
     });
     try {
       const nhs = SYNTHETIC[SYNTHETIC.length - 1]!;
@@ -330,7 +310,7 @@ describe('the demo organisation', () => {
     expect(homes).toContainEqual(expect.objectContaining({ id: 'demo-home', name: 'Oak Lodge (demo)', cqcLocationId: expect.stringMatching(/^1-\d{9}$/), odsCode: expect.any(String) }));
     const { residentsInCare } = await ok(hub.gqlAs(demo, ResidentsInCareDocument, { homeId: 'demo-home' }));
     expect(residentsInCare.map((x) => x.nhsNumber).sort()).toEqual([...SYNTHETIC, '9000000009', '9000000017', '9000000025', '9000000033'].sort());
-    expect(residentsInCare.find((x) => x.nhsNumber === '9000000009')?.resident.demographics.name?.text).toBe('Mrs Jane Smith');
+    expect(residentsInCare.find((x) => x.nhsNumber === '9000000009')?.resident.demographics!.name?.text).toBe('Mrs Jane Smith');
 
     const care = hub.hub.subgraphs.find((s) => s.name === 'care') as unknown as { service: { seedDemo(p: unknown, n: string[]): Promise<number> } };
     const { servicePrincipal } = await import('@hub/runtime');

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { print } from 'graphql';
@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startGenericRestSimulator, type GenericRestSimulator, type GenericRestSimulatorOptions } from '@hub/simulators';
 import { ConnectDocument, RegisterSystemDocument, SystemDocument, type RegisterExternalSystemInput } from '../generated/graphql.ts';
 import { backend, eventually, type GraphQLResult } from '../support/hub.ts';
+import { freePort } from '../support/net.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -101,17 +102,6 @@ async function simulator(o: GenericRestSimulatorOptions): Promise<GenericRestSim
   const s = await startGenericRestSimulator(o);
   sims.push(s);
   return s;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startHubProcess(store: Store): Promise<HubProcess> {

@@ -56,6 +56,8 @@ const SNAPSHOT = `{
   expectedPayments { id reference status }
   homes { id name }
   admissions { id admittedOn dischargedOn }
+  payrollEmployers { id name }
+  staffMembers { id surname }
 }`;
 
 beforeAll(async () => {
@@ -108,6 +110,35 @@ beforeAll(async () => {
   ids.Home = home.createHome.id;
   const stay = await ok(A, `mutation($i: AdmitResidentInput!) { admitResident(input: $i) { id } }`, { i: { homeId: ids.Home, nhsNumber: '9000000009', admittedOn: '2026-11-01' } });
   ids.Admission = stay.admitResident.id;
+  const employer = await ok(A, `mutation($i: PayrollEmployerInput!) { createPayrollEmployer(input: $i) { id } }`, {
+    i: { name: `${MARK} Care Ltd`, officeNumber: '635', payeReference: 'A635', accountsOfficeReference: '635PC00000000' },
+  });
+  ids.PayrollEmployer = employer.createPayrollEmployer.id;
+  const employee = await ok(A, `mutation($i: PayrollEmployeeInput!) { createPayrollEmployee(input: $i) { id } }`, { i: payrollEmployee(ids.PayrollEmployer!) });
+  ids.PayrollEmployee = employee.createPayrollEmployee.id;
+  const payrollRun = await ok(A, `mutation($i: PayrollRunInput!) { createPayrollRun(input: $i) { id } }`, {
+    i: { employerId: ids.PayrollEmployer, taxYear: '2025-26', frequency: 'MONTHLY', period: 1, paymentDate: '2025-04-28' },
+  });
+  ids.PayrollRun = payrollRun.createPayrollRun.id;
+  const staff = await ok(A, `mutation($i: AddStaffMemberInput!) { addStaffMember(input: $i) { id } }`, {
+    i: { homeId: ids.Home, forename: 'Ada', surname: MARK, dateOfBirth: '1990-03-07', dbsCertificateNumber: '200000000001' },
+  });
+  ids.StaffMember = staff.addStaffMember.id;
+});
+
+/** A payroll employee of A's (its employer carries the marker: names take letters only). */
+const payrollEmployee = (employerId: string) => ({
+  employerId,
+  payId: 'E1',
+  forenames: ['Ann'],
+  surname: 'Adams',
+  nino: 'AB123456C',
+  birthDate: '1985-03-01',
+  gender: 'F',
+  frequency: 'MONTHLY',
+  payPerPeriod: '2500.00',
+  taxCode: '1257L',
+  niCategory: 'A',
 });
 
 afterAll(async () => {
@@ -127,6 +158,10 @@ function idFor(field: GraphQLField<unknown, unknown>, arg: GraphQLArgument): str
     triggerSyncOf: 'Integration',
     homeId: 'Home',
     admissionId: 'Admission',
+    employerId: 'PayrollEmployer',
+    employeeId: 'PayrollEmployee',
+    runId: 'PayrollRun',
+    staffMemberId: 'StaffMember',
   };
   if (byName[arg.name]) return ids[byName[arg.name]!] ?? `00000000-0000-4000-8000-${'0'.repeat(12)}`;
   if (arg.name === 'id') {
@@ -190,6 +225,18 @@ const ARGUMENTS: Record<string, () => Record<string, unknown>> = {
   'Mutation.updateMapping': () => ({ id: ids.Mapping, expectedVersion: 1, input: { description: 'changed by B' } }),
   'Mutation.updateResidentDemographics': () => ({ nhsNumber: '9000000009', version: 1, patches: [{ op: 'replace', path: '/gender', value: 'female' }] }),
   'Mutation.validateData': () => ({ data: { a: 1 }, schema: { type: 'object' } }),
+  'Query.cqcLocation': () => ({ locationId: '1-101234567' }),
+  'Mutation.acknowledgeSubmission': () => ({ regulatorReference: 'CQC-REF-1' }),
+  'Mutation.addStaffMember': () => ({ input: { homeId: ids.Home, forename: 'Ada', surname: 'B', dateOfBirth: '1990-03-07' } }),
+  'Mutation.createPayrollEmployee': () => ({ input: { ...payrollEmployee(ids.PayrollEmployer!), surname: 'B' } }),
+  'Mutation.createPayrollEmployer': () => ({ input: { name: 'B Care Ltd', officeNumber: '635', payeReference: 'A635', accountsOfficeReference: '635PC00000000' } }),
+  'Mutation.createPayrollRun': () => ({ input: { employerId: ids.PayrollEmployer, taxYear: '2025-26', frequency: 'MONTHLY', period: 2, paymentDate: '2025-05-28' } }),
+  'Mutation.createSubmission': () => ({ input: { kind: 'CQC_DEATH_NOTIFICATION', homeId: ids.Home, payload: {} } }),
+  'Mutation.eraseResident': () => ({ nhsNumber: '9000000009', reason: 'probing the doors of the graph' }),
+  'Mutation.rejectSubmission': () => ({ reason: 'probing the doors' }),
+  'Mutation.submitEmployerPaymentSummary': () => ({ input: { employerId: ids.PayrollEmployer, taxYear: '2025-26', noPaymentFrom: '2025-05-06', noPaymentTo: '2025-06-05' } }),
+  'Mutation.updateDbsCertificate': () => ({ staffMemberId: ids.StaffMember, dbsCertificateNumber: '200000000002' }),
+  'Mutation.updateRegulatoryProfile': () => ({ input: { organisationName: 'B Care' } }),
 };
 
 /** Fields B may call that need no organisation's record and no argument: they are called all the same. */

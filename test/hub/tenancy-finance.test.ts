@@ -141,12 +141,12 @@ describe('HMRC: one grant per organisation', () => {
   });
 
   it('keeps each organisation\'s VAT returns to itself', async () => {
-    const open = (await okAs(a, VatObligationsDocument, { vrn: VRN_A, ...yearRange(), status: 'OPEN' })).vatObligations[0]!;
+    const open = (await okAs(a, VatObligationsDocument, { vrn: VRN_A, ...yearRange(), status: 'OPEN' })).vatObligations![0]!;
     const { submitVatReturn: filed } = await okAs(a, SubmitVatReturnDocument, { vrn: VRN_A, input: goodReturn(open.periodKey) });
     expect(filed).toMatchObject({ status: 'ACCEPTED', duplicate: false });
 
     expect((await hub.rest('GET', `/api/integration/hmrc/oauth/callback?${await hmrcSignIn(b)}`)).body).toMatchObject({ authorised: true, grantedBy: 'finance-b' });
-    const openB = (await okAs(b, VatObligationsDocument, { vrn: VRN_B, ...yearRange(), status: 'OPEN' })).vatObligations[0]!;
+    const openB = (await okAs(b, VatObligationsDocument, { vrn: VRN_B, ...yearRange(), status: 'OPEN' })).vatObligations![0]!;
     await okAs(b, SubmitVatReturnDocument, { vrn: VRN_B, input: goodReturn(openB.periodKey) });
 
     expect((await okAs(b, VatSubmissionsDocument, { vrn: VRN_A })).vatSubmissions).toEqual([]);
@@ -157,7 +157,7 @@ describe('HMRC: one grant per organisation', () => {
     // When HMRC's access tokens expire, each organisation refreshes its own grant (sealed for it) once.
     const issued = hmrc.stats().tokensIssued;
     hmrc.expireTokens();
-    for (const [c, vrn] of [[a, VRN_A], [b, VRN_B]] as const) expect((await okAs(c, VatObligationsDocument, { vrn, ...yearRange() })).vatObligations.length).toBeGreaterThan(0);
+    for (const [c, vrn] of [[a, VRN_A], [b, VRN_B]] as const) expect((await okAs(c, VatObligationsDocument, { vrn, ...yearRange() })).vatObligations!.length).toBeGreaterThan(0);
     expect(hmrc.stats().tokensIssued).toBe(issued + 2);
 
     // The events are their organisation's.

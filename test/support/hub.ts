@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { print } from 'graphql';
 import postgres from 'postgres';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { createLogger, loadConfig, type HubConfig } from '@hub/runtime';
+import { createLogger, loadConfig, type HubConfig, type Logger } from '@hub/runtime';
 import { startHub, type Hub } from '@hub/gateway';
 
 export const backend = (process.env.HUB_TEST_BACKEND ?? 'embedded') as 'embedded' | 'services';
@@ -59,7 +59,7 @@ export interface TestHub {
  * A hub for one test file: its own database (a fresh PostgreSQL database, or a PGlite folder), its own
  * Redis key prefix, a vault key, and an outbound allow-list for the local simulators only.
  */
-export async function startTestHub(extra: Record<string, string> = {}): Promise<TestHub> {
+export async function startTestHub(extra: Record<string, string> = {}, opts: { log?: Logger } = {}): Promise<TestHub> {
   const tag = randomBytes(6).toString('hex');
   let dataDir: string | undefined;
   let dbName: string | undefined;
@@ -92,7 +92,7 @@ export async function startTestHub(extra: Record<string, string> = {}): Promise<
     base.DATA_DIR = dataDir;
   }
   const config = loadConfig({ ...base, ...extra } as NodeJS.ProcessEnv);
-  const log = createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel);
   let hub = await startHub(config, log);
 
   const t: TestHub = {

@@ -131,7 +131,8 @@ export function createAuditTrail(db: Db, tables: Tables, log: Logger, failures?:
         await tx.update(tables.heads).set({ seq, hash }).where(eq(tables.heads.organisationId, org));
       }
     });
-  }, 200);
+    // One transaction: a row the database refuses fails only its own caller.
+  }, 200, { atomic: true });
 
   const trail = {
     /** Appends one row for the principal's organisation; resolves once it is committed. */
@@ -269,13 +270,18 @@ export function applyAudit(schema: GraphQLSchema, trail: AuditTrail, o: AuditOpt
           const action = info.fieldName;
           const input = (args.input ?? {}) as Record<string, unknown>;
           const nhsNumber = typeof args.nhsNumber === 'string' ? args.nhsNumber : typeof input.nhsNumber === 'string' ? input.nhsNumber : undefined;
-          const resident = async () => (nhsNumber ? residentOf(ctx, nhsNumber) : null);
+          // Looked up before the change (an erasure removes the link it is made from); a first admission names it in its result.
+          const named = typeof args.residentId === 'string' ? args.residentId : nhsNumber ? await residentOf(ctx, nhsNumber) : null;
+          const resident = (result: unknown) => {
+            const r = (result ?? {}) as { residentId?: unknown };
+            return named ?? (typeof r.residentId === 'string' ? r.residentId : null);
+          };
           try {
             const result = await resolve(source, args, ctx, info);
-            await trail.note(ctx?.principal, ctx?.requestId, { action, targetType: o.subgraph, targetId: targetOf(args, result), residentId: await resident(), outcome: 'OK', details: argSummary(args) });
+            await trail.note(ctx?.principal, ctx?.requestId, { action, targetType: o.subgraph, targetId: targetOf(args, result), residentId: resident(result), outcome: 'OK', details: argSummary(args) });
             return result;
           } catch (err) {
-            await trail.note(ctx?.principal, ctx?.requestId, { action, targetType: o.subgraph, targetId: targetOf(args, null), residentId: await resident(), outcome: isHubError(err) ? err.code : 'INTERNAL', details: argSummary(args) });
+            await trail.note(ctx?.principal, ctx?.requestId, { action, targetType: o.subgraph, targetId: targetOf(args, null), residentId: resident(null), outcome: isHubError(err) ? err.code : 'INTERNAL', details: argSummary(args) });
             throw err;
           }
         };
@@ -288,7 +294,7 @@ export function applyAudit(schema: GraphQLSchema, trail: AuditTrail, o: AuditOpt
       field.resolve = async (source, args, ctx, info) => {
         const parent = (source ?? {}) as Record<string, unknown>;
         const nhsNumber = typeof parent.nhsNumber === 'string' ? parent.nhsNumber : typeof args.nhsNumber === 'string' ? (args.nhsNumber as string) : undefined;
-        const residentId = nhsNumber ? await residentOf(ctx, nhsNumber) : null;
+        const residentId = typeof args.residentId === 'string' ? (args.residentId as string) : nhsNumber ? await residentOf(ctx, nhsNumber) : null;
         const targetId = nhsNumber ? null : typeof parent.id === 'string' ? parent.id : targetOf(args, null);
         try {
           const result = await resolve(source, args, ctx, info);

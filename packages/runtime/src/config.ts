@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_ORGANISATION, parseInternalKeys, TENANT_ID, type InternalKeys } from './tenancy.ts';
 
 /** Every process role the hub can run. `all` is the laptop/demo shape: the gateway plus every subgraph in one process. */
-export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs', 'hmrc', 'banking', 'audit', 'care'] as const;
+export const SUBGRAPH_NAMES = ['systems', 'integrations', 'mappings', 'metrics', 'events', 'nhs', 'hmrc', 'banking', 'audit', 'care', 'regulatory', 'payroll'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 export type Role = 'all' | 'gateway' | SubgraphName;
 
@@ -89,7 +89,67 @@ const envSchema = z.object({
   OPEN_BANKING_SIGNING_KEY_FILE: z.string().min(1).optional(),
   OPEN_BANKING_SIGNING_KID: z.string().min(1).optional(),
   OPEN_BANKING_ISSUER: z.string().min(1).optional(),
+  // Regulators (the regulatory subgraph): CQC's public API and the DBS Update Service; `simulated`, `live` or `disabled`.
+  CQC_ENVIRONMENT: z.enum(['simulated', 'live', 'disabled']).optional(),
+  CQC_BASE_URL: z.string().url().optional(),
+  CQC_SUBSCRIPTION_KEY: z.string().min(1).optional(),
+  CQC_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(3600),
+  CQC_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(10),
+  CQC_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(6),
+  DBS_ENVIRONMENT: z.enum(['simulated', 'live', 'disabled']).optional(),
+  DBS_BASE_URL: z.string().url().optional(),
+  DBS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(2),
+  DBS_SCHEDULE_SECONDS: z.coerce.number().int().min(1).default(3600),
+  DBS_RECHECK_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** Submissions to regulators sent by email: the relay (smtp://user:pass@host:port or smtps://), the sender, CQC's address. */
+  REGULATORY_SMTP_URL: z.string().url().optional(),
+  REGULATORY_MAIL_FROM: z.string().min(3).optional(),
+  CQC_NOTIFICATION_EMAIL: z.string().email().optional(),
+  // Payroll RTI (the payroll subgraph): HMRC's Transaction Engine; `simulated`, `test` (Test in Live), `live` or `disabled`.
+  HMRC_RTI_ENVIRONMENT: z.enum(['simulated', 'test', 'live', 'disabled']).optional(),
+  HMRC_RTI_URL: z.string().url().optional(),
+  HMRC_RTI_SENDER_ID: z.string().min(1).optional(),
+  HMRC_RTI_PASSWORD: z.string().min(1).optional(),
+  HMRC_RTI_VENDOR_ID: z.string().regex(/^\d{4}$/).default('0000'),
+  HMRC_RTI_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Folder of RTI packs (<tax year>/pack.json and HMRC's schemas); default the payroll subgraph's data/rti. */
+  PAYROLL_RTI_PACKS_DIR: z.string().min(1).optional(),
+  /** Connectors this deployment does not use (nhs, hmrc, banking): no simulator, no calls; their fields say so. */
+  CONNECTORS_DISABLED: z.string().optional(),
+  /** The worker pool for transforms, conversions, caller schemas and FHIRPath (packages/runtime/src/workers). */
+  WORKER_THREADS: z.coerce.number().int().min(1).max(64).optional(),
+  WORKER_TASK_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
+  WORKER_MAX_MEMORY_MB: z.coerce.number().int().min(16).max(16_384).default(512),
+  // Hostile input at the gateway (docs/security.md): limits checked before anything executes.
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(15),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(10).default(3000),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(50_000),
+  GRAPHQL_COST_LIST_SIZE: z.coerce.number().int().min(1).default(20),
+  GRAPHQL_COST_UPSTREAM: z.coerce.number().int().min(0).default(10),
+  /** JSON: { "client-id": { "maxCost": 200000, "maxDepth": 20, ... } }, each limit optional. */
+  GRAPHQL_LIMITS_BY_CLIENT: z.string().optional(),
+  GRAPHQL_INTROSPECTION: z.enum(['true', 'false']).optional(),
+  GRAPHQL_BATCH_LIMIT: z.coerce.number().int().min(0).max(100).default(5),
+  GRAPHQL_PERSISTED_OPERATIONS_FILE: z.string().min(1).optional(),
+  GRAPHQL_PERSISTED_ONLY: z.enum(['true', 'false']).optional(),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(10).default(10_000),
+  CORS_ORIGINS: z.string().optional(),
+  ALLOWED_HOSTS: z.string().optional(),
+  WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  WS_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(20),
+  WS_MAX_SUBSCRIPTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(100),
+  SSE_MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).default(20),
+  /** Scopes a caller without credentials gets (`read+write`, `all`, `none`); development only, or with AUTH_REQUIRED=false. */
+  AUTH_ANONYMOUS_SCOPES: z.string().optional(),
+  AUTH_JWT_ALGORITHMS: z.string().default('RS256'),
 });
+
+/** The connectors to external systems; in production each is configured or named in CONNECTORS_DISABLED. */
+export const CONNECTORS = ['nhs', 'hmrc', 'banking'] as const;
+export type Connector = (typeof CONNECTORS)[number];
 
 /** The NHS environments the connector knows (APIM base URLs live in the nhs subgraph); `simulated` is the local simulator. */
 export type NhsEnvironment = 'simulated' | 'sandbox' | 'int' | 'production';
@@ -97,6 +157,8 @@ export type NhsEnvironment = 'simulated' | 'sandbox' | 'int' | 'production';
 export interface NhsConfig {
   /** Unset with nothing else configured: the simulator, started in process. */
   environment: NhsEnvironment;
+  /** CONNECTORS_DISABLED names nhs: no simulator and no NHS call; the NHS fields answer that it is not configured. */
+  disabled?: boolean;
   /** Overrides the environment's API platform base URL (e.g. a simulator run elsewhere). */
   baseUrl?: string;
   tokenUrl?: string;
@@ -120,9 +182,39 @@ export interface NhsConfig {
 
 export type HmrcEnvironment = 'simulated' | 'sandbox' | 'production';
 
+/** A regulator's API: its simulator, the real service, or none (its fields answer that it is not configured). */
+export type RegulatorEnvironment = 'simulated' | 'live' | 'disabled';
+
+/**
+ * CQC's public API and the DBS Update Service. Unset in development: the simulators, in process. Unset in
+ * production: disabled (never simulated because a variable was forgotten); `live` needs CQC_SUBSCRIPTION_KEY.
+ */
+export interface RegulatoryConfig {
+  cqc: { environment: RegulatorEnvironment; baseUrl?: string; subscriptionKey?: string; syncIntervalSeconds: number; rateLimitPerSecond: number; maxRetries: number };
+  dbs: { environment: RegulatorEnvironment; baseUrl?: string; rateLimitPerSecond: number; scheduleSeconds: number; recheckDays: number };
+  /** Where submissions go by email; without smtpUrl an approved submission waits, saying why. */
+  submissions: { smtpUrl?: string; mailFrom: string; cqcNotificationEmail?: string };
+}
+
+/**
+ * HMRC's Transaction Engine for RTI (FPS, EPS): the environment, its submission URL, and the sender's Government
+ * Gateway credentials. `test` is HMRC's Test in Live service (GatewayTest 1); `simulated` the local simulator.
+ */
+export interface PayrollConfig {
+  environment: 'simulated' | 'test' | 'live' | 'disabled';
+  url?: string;
+  senderId?: string;
+  password?: string;
+  vendorId: string;
+  timeoutMs: number;
+  packsDir?: string;
+}
+
 /** HMRC's APIs (Making Tax Digital VAT): where, and the hub's application credentials from the Developer Hub. */
 export interface HmrcConfig {
   environment: HmrcEnvironment;
+  /** CONNECTORS_DISABLED names hmrc: no simulator and no HMRC call. */
+  disabled?: boolean;
   /** Overrides the environment's base URL (APIs and OAuth live under it), e.g. a simulator run elsewhere. */
   baseUrl?: string;
   clientId?: string;
@@ -139,6 +231,8 @@ export interface HmrcConfig {
  * it, and the key the hub signs request bodies with (detached JWS, PS256). Unset: the bank simulator, in process.
  */
 export interface OpenBankingConfig {
+  /** CONNECTORS_DISABLED names banking: no simulator; payments answer that no bank is configured. */
+  disabled?: boolean;
   baseUrl?: string;
   clientId?: string;
   clientSecret?: string;
@@ -188,11 +282,19 @@ export interface HubConfig {
   webhookRetryBaseMs: number;
   nhs: NhsConfig;
   hmrc: HmrcConfig;
+  payroll: PayrollConfig;
   openBanking: OpenBankingConfig;
+  regulatory: RegulatoryConfig;
   auth: AuthSettings;
   /** Signs and checks calls between hub processes; required when any subgraph runs in another process. */
   internalKeys?: InternalKeys;
   careDischargeWindowDays: number;
+  /** Worker threads for CPU-heavy and caller-programmable work: how many, how long a task may run, heap per thread. */
+  workerPool: { threads?: number; timeoutMs: number; maxMemoryMb: number };
+  graphql: GraphQLSettings;
+  /** Each GraphQL or REST request's time budget; past it the request is answered TIMEOUT and its work aborted. */
+  requestTimeoutMs: number;
+  doors: DoorSettings;
   retention: { eventPayloadDays: number; syncedRecordDays: number; auditDays: number };
 }
 
@@ -214,12 +316,52 @@ export interface ApiKeyEntry {
   homeIds: string[] | null;
 }
 
+/** Limits on one GraphQL operation, checked before it executes (gateway/src/limits.ts). */
+export interface GraphQLLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
+  maxCost: number;
+  /** The items a list field without a `first`/`last`/`limit` argument is assumed to return, for the cost. */
+  listSize: number;
+  /** What a field that makes its own upstream call (another subgraph, an external API) adds to the cost. */
+  upstreamCost: number;
+}
+
+export interface GraphQLSettings {
+  limits: GraphQLLimits;
+  /** Per authenticated client id: limits that replace the defaults for that client. */
+  limitsByClient: Record<string, Partial<GraphQLLimits>>;
+  /** Introspection and "did you mean" field suggestions (off in production unless GRAPHQL_INTROSPECTION=true). */
+  introspection: boolean;
+  /** Operations one batched HTTP request may carry; 0 refuses batches. */
+  batchLimit: number;
+  /** Trusted documents: a JSON file of id to document; `required`: nothing else is executed. */
+  persistedOperations?: { file: string; required: boolean };
+}
+
+/** The HTTP and WebSocket doors of the gateway. */
+export interface DoorSettings {
+  /** Origins allowed to call cross-origin (CORS); empty: same origin only. */
+  corsOrigins: string[];
+  /** Host header values the gateway answers (`host` or `host:port`); null: any (development). */
+  allowedHosts: string[] | null;
+  wsMaxPayloadBytes: number;
+  wsConnectionInitTimeoutMs: number;
+  wsMaxConnectionsPerClient: number;
+  wsMaxSubscriptionsPerClient: number;
+  sseMaxStreamsPerClient: number;
+}
+
 /** Who may call the gateway: API keys, JWTs from the operator's identity provider, or (not required) anyone. */
 export interface AuthSettings {
   /** A request without valid credentials is refused (401). */
   required: boolean;
   apiKeys: ApiKeyEntry[];
-  jwt?: { jwksUrl: string; issuer: string; audience: string; organisationClaim: string; homesClaim: string };
+  jwt?: { jwksUrl: string; issuer: string; audience: string; organisationClaim: string; homesClaim: string; algorithms: string[] };
+  /** What a caller without credentials may do (when they are not required): nothing unless configured. */
+  anonymousScopes: Scope[];
 }
 
 /**
@@ -252,12 +394,13 @@ function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
 
 function authSettings(e: z.infer<typeof envSchema>, gateway: boolean): AuthSettings {
   const apiKeys = parseApiKeys(e.AUTH_API_KEYS);
+  const algorithms = jwtAlgorithms(e.AUTH_JWT_ALGORITHMS);
   let jwt: AuthSettings['jwt'];
   if (e.AUTH_JWT_JWKS_URL || e.AUTH_JWT_ISSUER || e.AUTH_JWT_AUDIENCE) {
     if (!e.AUTH_JWT_JWKS_URL || !e.AUTH_JWT_ISSUER || !e.AUTH_JWT_AUDIENCE) {
       throw new Error('invalid configuration:\n  AUTH_JWT_JWKS_URL, AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE: set all three to accept JWTs (a token is checked against each)');
     }
-    jwt = { jwksUrl: e.AUTH_JWT_JWKS_URL, issuer: e.AUTH_JWT_ISSUER, audience: e.AUTH_JWT_AUDIENCE, organisationClaim: e.AUTH_JWT_ORGANISATION_CLAIM, homesClaim: e.AUTH_JWT_HOMES_CLAIM };
+    jwt = { jwksUrl: e.AUTH_JWT_JWKS_URL, issuer: e.AUTH_JWT_ISSUER, audience: e.AUTH_JWT_AUDIENCE, organisationClaim: e.AUTH_JWT_ORGANISATION_CLAIM, homesClaim: e.AUTH_JWT_HOMES_CLAIM, algorithms };
   }
   const configured = apiKeys.length > 0 || jwt !== undefined;
   const required = e.AUTH_REQUIRED ? e.AUTH_REQUIRED === 'true' : configured;
@@ -266,7 +409,95 @@ function authSettings(e: z.infer<typeof envSchema>, gateway: boolean): AuthSetti
     // Residents' health records behind an open door because a variable was forgotten: refuse instead.
     throw new Error('invalid configuration:\n  AUTH_API_KEYS or AUTH_JWT_JWKS_URL: required when NODE_ENV=production (or AUTH_REQUIRED=false, if something in front of the hub authenticates its callers)');
   }
-  return { required, apiKeys, jwt };
+  return { required, apiKeys, jwt, anonymousScopes: anonymousScopes(e, required, configured) };
+}
+
+/** Asymmetric algorithms only: a JWKS holds public keys, and `none` or an HMAC "signed" with one must never pass. */
+const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+function jwtAlgorithms(raw: string): string[] {
+  const list = csv(raw);
+  const bad = list.filter((a) => !JWT_ALGORITHMS.includes(a));
+  if (!list.length || bad.length) throw new Error(`invalid configuration:\n  AUTH_JWT_ALGORITHMS: ${bad.length ? `unknown or not allowed: ${bad.join(', ')}` : 'empty'} (any of ${JWT_ALGORITHMS.join(', ')})`);
+  return list;
+}
+
+/**
+ * A caller without credentials gets no scopes unless AUTH_ANONYMOUS_SCOPES says so. The one default: a hub outside
+ * production with no credentials configured at all (`npm start` on a laptop) lets everyone do everything.
+ */
+function anonymousScopes(e: z.infer<typeof envSchema>, required: boolean, configured: boolean): Scope[] {
+  const raw = e.AUTH_ANONYMOUS_SCOPES?.trim();
+  if (raw === undefined || raw === '') return !required && !configured && e.NODE_ENV !== 'production' ? [...SCOPES] : [];
+  if (raw === 'none') return [];
+  const list = raw === 'all' ? [...SCOPES] : raw.split(/[+,\s]+/).filter(Boolean);
+  if (!list.every((s) => (SCOPES as readonly string[]).includes(s))) throw new Error(`invalid configuration:\n  AUTH_ANONYMOUS_SCOPES: scopes other than ${SCOPES.join(', ')} (or all, none)`);
+  if (required && list.length) throw new Error('invalid configuration:\n  AUTH_ANONYMOUS_SCOPES: authentication is required, so no caller is anonymous (set AUTH_REQUIRED=false to let them in)');
+  if (e.NODE_ENV === 'production' && list.length && e.AUTH_REQUIRED !== 'false') throw new Error('invalid configuration:\n  AUTH_ANONYMOUS_SCOPES: a production gateway gives anonymous callers scopes only with AUTH_REQUIRED=false');
+  return list as Scope[];
+}
+
+const LIMIT_KEYS = ['maxDepth', 'maxAliases', 'maxTokens', 'maxDirectives', 'maxCost', 'listSize', 'upstreamCost'] as const;
+const limitsOverride = z.object(Object.fromEntries(LIMIT_KEYS.map((k) => [k, z.number().int().min(0).optional()])) as Record<(typeof LIMIT_KEYS)[number], z.ZodOptional<z.ZodNumber>>).strict();
+
+function graphqlSettings(e: z.infer<typeof envSchema>): GraphQLSettings {
+  let limitsByClient: GraphQLSettings['limitsByClient'] = {};
+  if (e.GRAPHQL_LIMITS_BY_CLIENT) {
+    let json: unknown;
+    try {
+      json = JSON.parse(e.GRAPHQL_LIMITS_BY_CLIENT);
+    } catch {
+      throw new Error('invalid configuration:\n  GRAPHQL_LIMITS_BY_CLIENT: not JSON (expected {"client-id": {"maxCost": 100000}})');
+    }
+    const parsed = z.record(z.string(), limitsOverride).safeParse(json);
+    if (!parsed.success) throw new Error(`invalid configuration:\n  GRAPHQL_LIMITS_BY_CLIENT: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} (limits: ${LIMIT_KEYS.join(', ')})`);
+    limitsByClient = parsed.data;
+  }
+  const production = e.NODE_ENV === 'production';
+  const file = e.GRAPHQL_PERSISTED_OPERATIONS_FILE;
+  if (e.GRAPHQL_PERSISTED_ONLY === 'true' && !file) throw new Error('invalid configuration:\n  GRAPHQL_PERSISTED_ONLY=true: set GRAPHQL_PERSISTED_OPERATIONS_FILE too');
+  return {
+    limits: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxCost: e.GRAPHQL_MAX_COST,
+      listSize: e.GRAPHQL_COST_LIST_SIZE,
+      upstreamCost: e.GRAPHQL_COST_UPSTREAM,
+    },
+    limitsByClient,
+    introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === 'true' : !production,
+    batchLimit: e.GRAPHQL_BATCH_LIMIT,
+    // Configured trusted documents are the only ones a production gateway runs, unless told otherwise.
+    persistedOperations: file ? { file, required: e.GRAPHQL_PERSISTED_ONLY ? e.GRAPHQL_PERSISTED_ONLY === 'true' : production } : undefined,
+  };
+}
+
+/** Loopback names a development or production gateway always answers to (probes, a reverse proxy on the host). */
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+function doorSettings(e: z.infer<typeof envSchema>): DoorSettings {
+  const origins = csv(e.CORS_ORIGINS);
+  for (const o of origins) {
+    let ok = false;
+    try {
+      const u = new URL(o);
+      ok = (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === o;
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new Error(`invalid configuration:\n  CORS_ORIGINS: "${o}" is not an origin (scheme://host[:port], no path, no wildcard)`);
+  }
+  const hosts = csv(e.ALLOWED_HOSTS).map((h) => h.toLowerCase());
+  return {
+    corsOrigins: origins,
+    allowedHosts: hosts.includes('*') ? null : hosts.length ? [...new Set([...hosts, ...LOOPBACK_HOSTS])] : e.NODE_ENV !== 'production' ? null : LOOPBACK_HOSTS,
+    wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+    wsConnectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+    wsMaxConnectionsPerClient: e.WS_MAX_CONNECTIONS_PER_CLIENT,
+    wsMaxSubscriptionsPerClient: e.WS_MAX_SUBSCRIPTIONS_PER_CLIENT,
+    sseMaxStreamsPerClient: e.SSE_MAX_STREAMS_PER_CLIENT,
+  };
 }
 
 /** Reads and validates the environment once; a bad value stops the process with a message naming the variable. */
@@ -287,10 +518,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const url = env[`SUBGRAPH_${name.toUpperCase()}_URL`];
     if (url) subgraphUrls[name] = url;
   }
-  const runsNhs = roles.length === 0 || roles.includes('all') || roles.includes('nhs');
-  if (runsNhs && e.NODE_ENV === 'production' && !e.NHS_ENVIRONMENT) {
+  const disabled = connectorsDisabled(e);
+  const runs = (r: Role) => roles.length === 0 || roles.includes('all') || roles.includes(r);
+  if (runs('nhs') && e.NODE_ENV === 'production' && !e.NHS_ENVIRONMENT && !disabled.has('nhs')) {
     // A production hub must never serve simulated residents because a variable was forgotten.
-    throw new Error('invalid configuration:\n  NHS_ENVIRONMENT: required when NODE_ENV=production (simulated, sandbox, int or production)');
+    throw new Error('invalid configuration:\n  NHS_ENVIRONMENT: required when NODE_ENV=production (simulated, sandbox, int or production), or CONNECTORS_DISABLED=nhs');
+  }
+  if (runs('banking') && e.NODE_ENV === 'production' && !e.OPEN_BANKING_BASE_URL && !disabled.has('banking')) {
+    // Nor send a care group's payments to a simulated bank.
+    throw new Error('invalid configuration:\n  OPEN_BANKING_BASE_URL: required when NODE_ENV=production (the bank the care group pays through, with OPEN_BANKING_CLIENT_ID and the rest), or CONNECTORS_DISABLED=banking');
+  }
+  const contradicted = [...disabled].filter((c) => (c === 'nhs' ? e.NHS_ENVIRONMENT || e.NHS_BASE_URL : c === 'hmrc' ? e.HMRC_ENVIRONMENT || e.HMRC_BASE_URL : e.OPEN_BANKING_BASE_URL));
+  if (contradicted.length) {
+    throw new Error(`invalid configuration:\n  CONNECTORS_DISABLED: ${contradicted.join(', ')} is both disabled and configured; remove it from CONNECTORS_DISABLED or its settings`);
   }
   if (e.WORKERS > 1 && !e.DATABASE_URL) {
     throw new Error('invalid configuration:\n  WORKERS: more than one worker needs DATABASE_URL (embedded PGlite belongs to one process)');
@@ -321,12 +561,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     eventsLogPollMs: e.EVENTS_LOG_POLL_MS,
     eventsSubscriberBuffer: e.EVENTS_SUBSCRIBER_BUFFER,
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
-    nhs: nhsConfig(e),
-    hmrc: hmrcConfig(e, roles.length === 0 || roles.includes('all') || roles.includes('hmrc')),
-    openBanking: openBankingConfig(e),
+    nhs: { ...nhsConfig(e), ...(disabled.has('nhs') ? { disabled: true } : {}) },
+    hmrc: { ...hmrcConfig(e, runs('hmrc'), disabled.has('hmrc')), ...(disabled.has('hmrc') ? { disabled: true } : {}) },
+    payroll: payrollConfig(e, runs('payroll')),
+    openBanking: { ...openBankingConfig(e), ...(disabled.has('banking') ? { disabled: true } : {}) },
+    regulatory: regulatoryConfig(e),
     auth: authSettings(e, roles.length === 0 || roles.includes('all') || roles.includes('gateway')),
     internalKeys: internalKeys(e, roles, subgraphUrls),
     careDischargeWindowDays: e.CARE_DISCHARGE_WINDOW_DAYS,
+    workerPool: { threads: e.WORKER_THREADS, timeoutMs: e.WORKER_TASK_TIMEOUT_MS, maxMemoryMb: e.WORKER_MAX_MEMORY_MB },
+    graphql: graphqlSettings(e),
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    doors: doorSettings(e),
     retention: { eventPayloadDays: e.RETENTION_EVENT_PAYLOAD_DAYS, syncedRecordDays: e.RETENTION_SYNCED_RECORD_DAYS, auditDays: e.RETENTION_AUDIT_DAYS },
     ...overrides,
   };
@@ -342,6 +588,9 @@ function internalKeys(e: z.infer<typeof envSchema>, roles: Role[], urls: Partial
   if (split) throw new Error('invalid configuration:\n  INTERNAL_SIGNING_KEYS: required when the hub runs over several processes (ROLE other than all, or SUBGRAPH_*_URL set); the same key in every process (npm run auth:key -- --internal makes one)');
   return undefined;
 }
+
+/** DATA_DIR `memory://` (or anything starting `memory:`) keeps the embedded database and the vault key in memory, never on disk. */
+export const isInMemoryDataDir = (dataDir: string): boolean => dataDir.startsWith('memory:');
 
 export function runsRole(config: HubConfig, role: Role): boolean {
   return config.roles.includes('all') || config.roles.includes(role);
@@ -390,15 +639,22 @@ function nhsConfig(e: z.infer<typeof envSchema>): NhsConfig {
   };
 }
 
-function hmrcConfig(e: z.infer<typeof envSchema>, runs: boolean): HmrcConfig {
+function connectorsDisabled(e: z.infer<typeof envSchema>): Set<Connector> {
+  const names = csv(e.CONNECTORS_DISABLED);
+  const unknown = names.filter((n) => !(CONNECTORS as readonly string[]).includes(n));
+  if (unknown.length) throw new Error(`invalid configuration:\n  CONNECTORS_DISABLED: unknown connector ${unknown.map((n) => `"${n}"`).join(', ')} (one or more of ${CONNECTORS.join(', ')})`);
+  return new Set(names as Connector[]);
+}
+
+function hmrcConfig(e: z.infer<typeof envSchema>, runs: boolean, disabled: boolean): HmrcConfig {
   const environment = e.HMRC_ENVIRONMENT ?? (e.HMRC_CLIENT_ID ? 'sandbox' : 'simulated');
   if (runs && environment !== 'simulated') {
     const missing = (['HMRC_CLIENT_ID', 'HMRC_CLIENT_SECRET', 'HMRC_REDIRECT_URI'] as const).filter((k) => !e[k]);
     if (missing.length) throw new Error(`invalid configuration:\n${missing.map((k) => `  ${k}: required when HMRC_ENVIRONMENT=${environment}`).join('\n')}`);
   }
-  if (runs && e.NODE_ENV === 'production' && !e.HMRC_ENVIRONMENT) {
+  if (runs && e.NODE_ENV === 'production' && !e.HMRC_ENVIRONMENT && !disabled) {
     // As for NHS: a production hub must not file VAT returns with a simulator because a variable was forgotten.
-    throw new Error('invalid configuration:\n  HMRC_ENVIRONMENT: required when NODE_ENV=production (simulated, sandbox or production)');
+    throw new Error('invalid configuration:\n  HMRC_ENVIRONMENT: required when NODE_ENV=production (simulated, sandbox or production), or CONNECTORS_DISABLED=hmrc');
   }
   return {
     environment,
@@ -409,6 +665,19 @@ function hmrcConfig(e: z.infer<typeof envSchema>, runs: boolean): HmrcConfig {
     rateLimitPerSecond: e.HMRC_RATE_LIMIT_PER_SECOND,
     timeoutMs: e.HMRC_TIMEOUT_MS,
   };
+}
+
+/**
+ * HMRC_RTI_*: as for the regulators, production never files with the simulator because a variable was forgotten:
+ * unset there, RTI filing is disabled (runs still calculate; submitting says it is not configured).
+ */
+function payrollConfig(e: z.infer<typeof envSchema>, runs: boolean): PayrollConfig {
+  const environment = e.HMRC_RTI_ENVIRONMENT ?? (e.NODE_ENV === 'production' ? 'disabled' : 'simulated');
+  if (runs && (environment === 'test' || environment === 'live')) {
+    const missing = (['HMRC_RTI_SENDER_ID', 'HMRC_RTI_PASSWORD'] as const).filter((k) => !e[k]);
+    if (missing.length) throw new Error(`invalid configuration:\n${missing.map((k) => `  ${k}: required when HMRC_RTI_ENVIRONMENT=${environment}`).join('\n')}`);
+  }
+  return { environment, url: e.HMRC_RTI_URL, senderId: e.HMRC_RTI_SENDER_ID, password: e.HMRC_RTI_PASSWORD, vendorId: e.HMRC_RTI_VENDOR_ID, timeoutMs: e.HMRC_RTI_TIMEOUT_MS, packsDir: e.PAYROLL_RTI_PACKS_DIR };
 }
 
 function openBankingConfig(e: z.infer<typeof envSchema>): OpenBankingConfig {
@@ -433,5 +702,18 @@ function openBankingConfig(e: z.infer<typeof envSchema>): OpenBankingConfig {
     signingKeyPem,
     signingKid: e.OPEN_BANKING_SIGNING_KID,
     issuer: e.OPEN_BANKING_ISSUER,
+  };
+}
+
+function regulatoryConfig(e: z.infer<typeof envSchema>): RegulatoryConfig {
+  const fallback = (configured: boolean): RegulatorEnvironment => (configured ? 'live' : e.NODE_ENV === 'production' ? 'disabled' : 'simulated');
+  const cqc = e.CQC_ENVIRONMENT ?? fallback(!!e.CQC_SUBSCRIPTION_KEY);
+  if (cqc === 'live' && !e.CQC_SUBSCRIPTION_KEY) throw new Error('invalid configuration:\n  CQC_SUBSCRIPTION_KEY: required when CQC_ENVIRONMENT=live (from the CQC API portal)');
+  if (cqc === 'simulated' && e.CQC_BASE_URL && !e.CQC_SUBSCRIPTION_KEY) throw new Error('invalid configuration:\n  CQC_SUBSCRIPTION_KEY: required with CQC_BASE_URL (the simulator run elsewhere checks it)');
+  const dbs = e.DBS_ENVIRONMENT ?? fallback(!!e.DBS_BASE_URL);
+  return {
+    cqc: { environment: cqc, baseUrl: e.CQC_BASE_URL?.replace(/\/$/, ''), subscriptionKey: e.CQC_SUBSCRIPTION_KEY, syncIntervalSeconds: e.CQC_SYNC_INTERVAL_SECONDS, rateLimitPerSecond: e.CQC_RATE_LIMIT_PER_SECOND, maxRetries: e.CQC_MAX_RETRIES },
+    dbs: { environment: dbs, baseUrl: e.DBS_BASE_URL?.replace(/\/$/, ''), rateLimitPerSecond: e.DBS_RATE_LIMIT_PER_SECOND, scheduleSeconds: e.DBS_SCHEDULE_SECONDS, recheckDays: e.DBS_RECHECK_DAYS },
+    submissions: { smtpUrl: e.REGULATORY_SMTP_URL, mailFrom: e.REGULATORY_MAIL_FROM ?? 'care-home-hub@localhost', cqcNotificationEmail: e.CQC_NOTIFICATION_EMAIL },
   };
 }

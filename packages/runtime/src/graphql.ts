@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import type { CareDirectory, SystemDirectory } from './ports.ts';
+import type { CareDirectory, ResidentEraser, SystemDirectory } from './ports.ts';
 import type { EventPublisher } from './outbox.ts';
 import type { Principal } from './tenancy.ts';
 import type { RetentionPolicy } from './retention.ts';
@@ -22,6 +22,8 @@ export interface RequestContext {
    * merges every subgraph's into the one response.
    */
   extensions?: Record<string, unknown[]>;
+  /** Aborted when the request's time budget (REQUEST_TIMEOUT_MS) is spent or its caller went away: stop working. */
+  signal?: AbortSignal;
 }
 
 /** Appends an entry under a key of the response's extensions. */
@@ -57,6 +59,8 @@ export interface SubgraphPorts {
    * `idempotencyKey` twice queues one sync.
    */
   syncTrigger?: (organisationId: string, integrationId: string, causationId: string, idempotencyKey: string) => Promise<void>;
+  /** Erases one resident's personal data from this subgraph's records (the care subgraph's eraseResident asks). */
+  residentEraser?: ResidentEraser;
 }
 
 /** One federated subgraph of the hub: its SDL, its executable schema and what it runs in the background. */
@@ -65,6 +69,8 @@ export interface Subgraph {
   typeDefs: DocumentNode;
   schema: GraphQLSchema;
   provides?: SubgraphPorts;
+  /** Its `ID` arguments and input fields that are not UUIDs, by schema coordinate (see input-guard.ts). */
+  textIds?: string[];
   /** How long each kind of personal record it keeps is kept; the hub enforces them daily (retention.ts). */
   retention?: RetentionPolicy[];
   /** Starts queue workers and schedules; called once the whole process is wired. */

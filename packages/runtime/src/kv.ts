@@ -13,6 +13,8 @@ export interface KeyValue {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   del(key: string): Promise<void>;
+  /** Reads and deletes a key at once (a single-use value such as an OAuth state): one caller gets it, any other null. */
+  take(key: string): Promise<string | null>;
   rateLimiter(name: string, points: number, durationSeconds: number): RateLimiterAbstract;
   /**
    * Takes one slot of a sliding window shared by every hub process: at most `limit` grants in any `windowMs`.
@@ -62,6 +64,9 @@ export async function openKeyValue(o: { url?: string; prefix: string }): Promise
     async del(key) {
       await client.del(o.prefix + key);
     },
+    async take(key) {
+      return client.getDel(o.prefix + key);
+    },
     rateLimiter(name, points, duration) {
       const id = `${name}:${points}:${duration}`;
       let l = limiters.get(id);
@@ -99,6 +104,11 @@ function memoryKeyValue(prefix: string): KeyValue {
     },
     async del(key) {
       cache.delete(prefix + key);
+    },
+    async take(key) {
+      const v = cache.get(prefix + key) ?? null;
+      cache.delete(prefix + key);
+      return v;
     },
     rateLimiter(name, points, duration) {
       const id = `${name}:${points}:${duration}`;

@@ -41,3 +41,25 @@ export interface CareDirectory {
   /** The organisation's pseudonym for a resident it has admitted at some time, or null. */
   residentId(organisationId: string, nhsNumber: string): Promise<string | null>;
 }
+
+/** A resident's pseudonym (care.residents.id): `res_` and 16 base32 characters. */
+export const RESIDENT_ID = /^res_[a-z2-7]{16}$/;
+
+/** Subject access answers at most this many rows of one kind (events, audit rows, NHS calls) per resident. */
+export const SUBJECT_ACCESS_MAX_ROWS = 10_000;
+
+/** Whom subject access and erasure are about: the organisation's pseudonym and the NHS number it stands for. */
+export interface ResidentSubject {
+  residentId: string;
+  nhsNumber: string;
+}
+
+/**
+ * A subgraph that holds personal data about residents (events, nhs) erases one resident's on the care subgraph's
+ * request (in process, or over signed HTTP), as the caller: only the caller's organisation's data. Idempotent: a
+ * second call finds nothing left. Returns how many records of each kind it changed.
+ */
+export interface ResidentEraser {
+  name: string;
+  erase(p: Principal, subject: ResidentSubject): Promise<Record<string, number>>;
+}

@@ -44,6 +44,13 @@ export function requireScope(ctx: RequestContext | undefined, scope: Scope, what
   return p;
 }
 
+/**
+ * Whether `caller` may complete a browser round trip (an OAuth callback) that `owner` started: the organisation that
+ * started it, or the gateway's service principal of no organisation (the returning browser brings no hub credentials,
+ * so the single-use state alone says whose it is).
+ */
+export const mayCompleteCallback = (caller: Principal, owner: string): boolean => caller.organisationId === owner || (caller.service === true && caller.organisationId === '');
+
 /** The caller may act for this home: its organisation's, and among its homes when it is limited to some. */
 export const mayActForHome = (p: Principal, homeId: string): boolean => p.homeIds === null || p.homeIds.includes(homeId);
 

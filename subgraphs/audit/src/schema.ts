@@ -3,7 +3,7 @@ import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { and, eq, gte, lte, type SQL } from 'drizzle-orm';
 import { auditLog } from '@hub/db';
-import { badInput, organisationOf, requireScope, scalarResolvers, type AuditTrail, type RequestContext, type Subgraph } from '@hub/runtime';
+import { badInput, organisationOf, requireScope, scalarResolvers, SUBJECT_ACCESS_MAX_ROWS, type AuditTrail, type RequestContext, type Subgraph } from '@hub/runtime';
 
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
@@ -53,6 +53,17 @@ export function createAuditSubgraph(trail: AuditTrail, retentionDays: number): S
         requireScope(ctx, 'audit', 'the audit trail');
         const r = await trail.verify(organisationOf(ctx));
         return { ...r, brokenAt: r.brokenAt === undefined ? null : String(r.brokenAt), reason: r.reason ?? null };
+      },
+    },
+    SubjectAccess: {
+      __resolveReference: (ref: { residentId: string }) => ref,
+      auditEntries: async (ref: { residentId: string }, a: { first: number; after?: string }, ctx: RequestContext) => {
+        requireScope(ctx, 'audit', 'subject access');
+        requireScope(ctx, 'health', 'subject access');
+        if (!Number.isInteger(a.first) || a.first < 1 || a.first > SUBJECT_ACCESS_MAX_ROWS) throw badInput(`first must be 1 to ${SUBJECT_ACCESS_MAX_ROWS}`, { field: 'first' });
+        const rows = await trail.rows(organisationOf(ctx), { afterSeq: parseAfter(a.after), limit: a.first + 1, where: auditConditions({ residentId: ref.residentId }) });
+        const page = rows.slice(0, a.first);
+        return { entries: page.map((r) => ({ ...r, seq: String(r.seq) })), endCursor: rows.length > a.first ? String(page[page.length - 1]!.seq) : null };
       },
     },
   };

@@ -8,6 +8,7 @@ import {
   DEFAULT_ORGANISATION,
   deterministicUuid,
   HubError,
+  mayCompleteCallback,
   isUuid,
   notFound,
   outboxRow,
@@ -52,11 +53,6 @@ const SETTLEMENT: Record<string, string> = {
   Rejected: 'REJECTED',
 };
 
-/**
- * The caller may complete a payment of this organisation: its own, or any when it is the gateway's OAuth callback (the
- * payer's browser brings no hub credentials, so the callback is a service principal of no organisation).
- */
-const mayComplete = (caller: Principal, owner: string) => caller.organisationId === owner || (caller.service === true && caller.organisationId === '');
 
 /**
  * UK domestic payments through the care group's bank's Open Banking API (PISP v3.1): the hub creates a payment
@@ -272,7 +268,7 @@ export function createPayments(rt: HubRuntime, db: Db<Schema>, kick: () => void)
     async complete(caller: Principal, a: { state: string; code?: string | null; error?: string | null }) {
       const owner = await stateOwner(a.state);
       const [p] =
-        owner !== undefined && mayComplete(caller, owner)
+        owner !== undefined && mayCompleteCallback(caller, owner)
           ? await db.select().from(outgoingPayments).where(and(eq(outgoingPayments.organisationId, owner), eq(outgoingPayments.authState, a.state), eq(outgoingPayments.status, 'AWAITING_AUTHORISATION')))
           : [];
       if (!p) throw badInput('unknown or used state: this authorisation is not awaited', { field: 'state' });

@@ -1,3 +1,3 @@
 export { createCareSubgraph, typeDefs } from './schema.ts';
 export { DEMO_HOME, newResidentId, type CareService } from './service.ts';
-export { remoteCareDirectory } from './remote.ts';
+export { remoteCareDirectory, remoteResidentEraser } from './remote.ts';

@@ -9,12 +9,14 @@ import {
   isValidNhsNumber,
   mayActForHome,
   notFound,
+  RESIDENT_ID,
   TENANT_ID,
   type CareDirectory,
   type EventPublisher,
   type HubRuntime,
   type OutboxEvent,
   type Principal,
+  type ResidentEraser,
 } from '@hub/runtime';
 import { createCareStore, type AdmissionRow, type HomeRow } from './store.ts';
 
@@ -66,7 +68,16 @@ function validNhsNumber(input: string): string {
   return value;
 }
 
-export function createCareService(rt: HubRuntime, publisher: () => EventPublisher | undefined) {
+/** Who subject access and erasure are about: a resident by NHS number or by the organisation's pseudonym (exactly one). */
+export interface SubjectRef {
+  nhsNumber?: string | null;
+  residentId?: string | null;
+}
+
+/** Longest reason an erasure records (in the audit trail, with the request). */
+const MAX_REASON = 500;
+
+export function createCareService(rt: HubRuntime, publisher: () => EventPublisher | undefined, erasers: () => ResidentEraser[] = () => []) {
   const store = createCareStore(rt.database.db);
   const log = rt.log.child({ subgraph: 'care' });
   const relay = createOutboxRelay({ name: 'care', db: rt.database.db, table: careOutbox, publisher, log });
@@ -187,6 +198,57 @@ export function createCareService(rt: HubRuntime, publisher: () => EventPublishe
     return n;
   }
 
+  /**
+   * The resident a subject-access or erasure request names, for a caller with the audit and health scopes that acts
+   * for the whole organisation (a client limited to some homes may not: the bundle spans every home). NOT_FOUND for
+   * someone the organisation never admitted (or has erased).
+   */
+  async function subjectFor(p: Principal, ref: SubjectRef, what: string) {
+    for (const scope of ['audit', 'health'] as const) {
+      if (!p.scopes.has(scope)) throw forbidden(`${what} needs the audit and health scopes; ${p.client} has ${[...p.scopes].join(', ') || 'none'}`, { scope });
+    }
+    if (p.homeIds !== null) throw forbidden(`${what} covers every home of the organisation: ${p.client} is limited to homes ${p.homeIds.join(', ')}`);
+    if ((ref.nhsNumber == null) === (ref.residentId == null)) throw badInput('name the resident by exactly one of nhsNumber and residentId', { field: 'nhsNumber' });
+    if (ref.residentId != null && !RESIDENT_ID.test(ref.residentId)) throw badInput('residentId must be a resident pseudonym (res_ and 16 letters and digits)', { field: 'residentId' });
+    const r = await store.resident(p.organisationId, ref.residentId != null ? { residentId: ref.residentId } : { nhsNumber: validNhsNumber(ref.nhsNumber!) });
+    if (!r) throw notFound('resident', ref.residentId ?? 'with that NHS number');
+    return { residentId: r.id, nhsNumber: r.nhsNumber, since: r.createdAt };
+  }
+
+  /** Subject access: the care side of the bundle (the other subgraphs add theirs to SubjectAccess). */
+  async function subjectAccess(p: Principal, ref: SubjectRef) {
+    const s = await subjectFor(p, ref, 'subject access');
+    return { ...s, organisationId: p.organisationId, generatedAt: new Date(), stays: await store.staysOf(p.organisationId, s.residentId) };
+  }
+
+  /**
+   * Erasure of a resident who has left the organisation's care: every subgraph that holds personal data about them
+   * erases it (events keep their rows and sequence, so the log stays gap-free), then the link from pseudonym to NHS
+   * number goes. A failure part-way keeps the link, so the same request can be made again; each part is idempotent.
+   */
+  async function erase(p: Principal, ref: SubjectRef, reason: string, requestId?: string) {
+    const why = reason.trim();
+    if (why.length < 3 || why.length > MAX_REASON) throw badInput(`reason must be 3 to ${MAX_REASON} characters (the request that asked, e.g. "subject's request of 2026-12-01, ref 4411")`, { field: 'reason' });
+    const s = await subjectFor(p, ref, 'erasure');
+    const current = (await store.staysOf(p.organisationId, s.residentId)).find((a) => a.dischargedOn === null);
+    if (current) throw conflict(`the resident is staying at home ${current.homeId} since ${current.admittedOn}: discharge them before erasing their data`, { residentId: s.residentId });
+    const counts: Record<string, number> = {};
+    for (const eraser of erasers()) Object.assign(counts, await eraser.erase(p, { residentId: s.residentId, nhsNumber: s.nhsNumber }));
+    const forgotten = await store.forget(p.organisationId, s.residentId, {
+      organisationId: p.organisationId,
+      residentId: s.residentId,
+      type: 'care.resident.erased',
+      source: SOURCE,
+      correlationId: requestId ?? null,
+      payload: { residentId: s.residentId, erasedBy: p.client, records: counts },
+    });
+    if (!forgotten) throw conflict('the resident was admitted again while their data was being erased: discharge them and erase again', { residentId: s.residentId });
+    relay.kick();
+    const records = { ...counts, stays: forgotten.stays };
+    log.info({ residentId: s.residentId, records, client: p.client }, 'resident erased');
+    return { residentId: s.residentId, erasedAt: new Date(), records: Object.entries(records).map(([kind, count]) => ({ kind, count })) };
+  }
+
   return {
     organisation: async (org: string) => (await store.organisation(org)) ?? { id: org, name: org },
     homes: (p: Principal) => store.homes(p.organisationId, p.homeIds),
@@ -207,10 +269,18 @@ export function createCareService(rt: HubRuntime, publisher: () => EventPublishe
       return { inCare: stay !== null, homeId: stay?.homeId ?? null, residentId: stay?.residentId ?? (await store.residentId(p.organisationId, nhsNumber)) ?? null };
     },
     inCare,
+    /** The NHS number behind each pseudonym (null for one not the organisation's, or erased); needs health. */
+    async nhsNumbersOf(p: Principal, ids: readonly string[]): Promise<Array<string | null>> {
+      if (!p.scopes.has('health')) throw forbidden(`an NHS number needs the health scope; ${p.client} has ${[...p.scopes].join(', ') || 'none'}`, { scope: 'health' });
+      const found = await store.nhsNumbersOf(p.organisationId, ids);
+      return ids.map((id) => found.get(id) ?? null);
+    },
     residentId: async (org: string, input: string) => (await store.residentId(org, validNhsNumber(input))) ?? null,
     createHome,
     admit,
     discharge,
+    subjectAccess,
+    erase,
     seedDemo,
     start: () => relay.start(),
     stop: () => relay.stop(),

@@ -142,6 +142,57 @@ export function createCareStore(db: Db<Schema>) {
         .where(and(eq(residents.organisationId, org), eq(residents.nhsNumber, nhsNumber)));
       return r?.id;
     },
+    /** The organisation's resident by pseudonym or NHS number (subject access and erasure). */
+    async resident(org: string, by: { residentId?: string; nhsNumber?: string }): Promise<typeof residents.$inferSelect | undefined> {
+      const [r] = await db
+        .select()
+        .from(residents)
+        .where(and(eq(residents.organisationId, org), by.residentId ? eq(residents.id, by.residentId) : eq(residents.nhsNumber, by.nhsNumber!)));
+      return r;
+    },
+    /** Every stay of the resident at the organisation's homes, oldest first. */
+    async staysOf(org: string, residentId: string): Promise<AdmissionRow[]> {
+      return db
+        .select()
+        .from(admissions)
+        .where(and(eq(admissions.organisationId, org), eq(admissions.residentId, residentId)))
+        .orderBy(asc(admissions.admittedOn), asc(admissions.createdAt));
+    },
+    /**
+     * The last step of erasure: the resident's stays and the link from their pseudonym to their NHS number go, in one
+     * transaction with the event that says so (which names the pseudonym only). Refused (undefined) while a stay is current.
+     */
+    async forget(org: string, residentId: string, announce: OutboxEvent): Promise<{ stays: number } | undefined> {
+      return db.transaction(async (tx) => {
+        const [resident] = await tx
+          .select()
+          .from(residents)
+          .where(and(eq(residents.organisationId, org), eq(residents.id, residentId)))
+          .for('update');
+        if (!resident) return { stays: 0 };
+        const [current] = await tx
+          .select({ id: admissions.id })
+          .from(admissions)
+          .where(and(eq(admissions.organisationId, org), eq(admissions.residentId, residentId), isNull(admissions.dischargedOn)));
+        if (current) return undefined;
+        const stays = await tx
+          .delete(admissions)
+          .where(and(eq(admissions.organisationId, org), eq(admissions.residentId, residentId)))
+          .returning({ id: admissions.id });
+        await tx.delete(residents).where(and(eq(residents.organisationId, org), eq(residents.id, residentId)));
+        await tx.insert(careOutbox).values(outboxRow({ ...announce, organisationId: org }));
+        return { stays: stays.length };
+      });
+    },
+    /** The NHS numbers behind these pseudonyms in the organisation. */
+    async nhsNumbersOf(org: string, ids: readonly string[]): Promise<Map<string, string>> {
+      if (!ids.length) return new Map();
+      const rows = await db
+        .select({ id: residents.id, nhsNumber: residents.nhsNumber })
+        .from(residents)
+        .where(and(eq(residents.organisationId, org), inArray(residents.id, [...ids])));
+      return new Map(rows.map((r) => [r.id, r.nhsNumber]));
+    },
     /** Which of these NHS numbers the organisation has ever admitted. */
     async knownResidents(org: string, nhsNumbers: readonly string[]): Promise<Set<string>> {
       if (!nhsNumbers.length) return new Set();

@@ -2,7 +2,22 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { Schema } from '@hub/db';
-import { badInput, loaderFor, organisationOf, principalOf, scalarResolvers, servicePrincipal, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import {
+  badInput,
+  isValidNhsNumber,
+  loaderFor,
+  organisationOf,
+  principalOf,
+  requireScope,
+  RESIDENT_ID,
+  scalarResolvers,
+  servicePrincipal,
+  SUBJECT_ACCESS_MAX_ROWS,
+  type HubRuntime,
+  type RequestContext,
+  type ResidentSubject,
+  type Subgraph,
+} from '@hub/runtime';
 import { createEventsService, type EventsService, type PublishInput } from './service.ts';
 import { createEventsStore } from './store.ts';
 import { createSubscriptionsService, type RuleInput, type RulePorts, type SubscribeInput, type SubscriptionsService } from './subscriptions.ts';
@@ -54,6 +69,11 @@ function resolvers(service: EventsService, subscriptions: SubscriptionsService) 
       replayEvents: (_: unknown, a: { subscriptionId: string; fromSequence: string }, ctx: Ctx) =>
         subscriptions.replay(organisationOf(ctx), a.subscriptionId, parseFromSequence(a.fromSequence)!),
       unsubscribeFromEvents: (_: unknown, a: { subscriptionId: string }, ctx: Ctx) => subscriptions.unsubscribe(organisationOf(ctx), a.subscriptionId),
+      eraseResidentEvents: (_: unknown, a: ResidentSubject, ctx: Ctx) => {
+        const p = requireScope(ctx, 'audit', 'erasure');
+        requireScope(ctx, 'health', 'erasure');
+        return service.eraseResident(p.organisationId, subjectOf(a));
+      },
       createEventRule: (_: unknown, a: { input: Omit<RuleInput, 'fromSequence'> & { fromSequence?: string } }, ctx: Ctx) =>
         subscriptions.createRule(principalOf(ctx), { ...a.input, fromSequence: parseFromSequence(a.input.fromSequence) }),
     },
@@ -86,7 +106,26 @@ function resolvers(service: EventsService, subscriptions: SubscriptionsService) 
       integration: (e: EventRow) => (e.integrationId ? { __typename: 'Integration', id: e.integrationId } : null),
       __resolveReference: (ref: { id: string }, ctx: RequestContext) => byId(ctx).load(ref.id),
     },
+    SubjectAccess: {
+      __resolveReference: (ref: ResidentSubject) => ref,
+      events: async (ref: ResidentSubject, a: { first: number; after?: string | null }, ctx: Ctx) => {
+        const p = requireScope(ctx, 'audit', 'subject access');
+        requireScope(ctx, 'health', 'subject access');
+        if (!Number.isInteger(a.first) || a.first < 1 || a.first > SUBJECT_ACCESS_MAX_ROWS) throw badInput(`first must be 1 to ${SUBJECT_ACCESS_MAX_ROWS}`, { field: 'first' });
+        const after = parseFromSequence(a.after) ?? 0;
+        const rows = await service.ofResident(p, subjectOf(ref), after, a.first + 1);
+        const page = rows.slice(0, a.first);
+        return { events: page, endCursor: rows.length > a.first ? String(page.at(-1)!.sequence) : null };
+      },
+    },
   };
+}
+
+/** A subject as another subgraph names it: the pseudonym and a valid NHS number, or BAD_USER_INPUT. */
+function subjectOf(s: { residentId: string; nhsNumber: string }): ResidentSubject {
+  if (!RESIDENT_ID.test(s.residentId)) throw badInput('residentId must be a resident pseudonym (res_...)', { field: 'residentId' });
+  if (!isValidNhsNumber(s.nhsNumber)) throw badInput('nhsNumber must be a valid NHS number', { field: 'nhsNumber' });
+  return { residentId: s.residentId, nhsNumber: s.nhsNumber };
 }
 
 export function createEventsSubgraph(rt: HubRuntime<Schema>, syncTrigger: () => RulePorts['triggerSync'] = () => undefined): Subgraph & { service: EventsService } {
@@ -99,13 +138,19 @@ export function createEventsSubgraph(rt: HubRuntime<Schema>, syncTrigger: () => 
   const service = createEventsService(rt, { onAppended: () => subscriptions.onAppended() });
   return {
     name: 'events',
+    // A resident pseudonym (res_...), not a UUID.
+    textIds: ['Mutation.eraseResidentEvents(residentId:)'],
     retention: [{ kind: 'event payloads', days: rt.config.retention.eventPayloadDays, apply: (before) => createEventsStore(rt.database.db).redactPayloadsBefore(before) }],
     typeDefs,
     schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service, subscriptions) as never }]),
     service,
     start: () => subscriptions.startWorkers(),
-    stop: async () => subscriptions.stop(),
+    stop: async () => {
+      await subscriptions.stop();
+      await service.schemas.close();
+    },
     provides: {
+      residentEraser: { name: 'events', erase: async (p, subject) => ({ events: await service.eraseResident(p.organisationId, subject) }) },
       eventPublisher: {
         async publish(events) {
           await service.publish(hub, events);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { Counter, Histogram } from 'prom-client';
-import { badInput, forbidden, mayActForHome, TENANT_ID, type BusEvent, type HubRuntime, type Principal } from '@hub/runtime';
+import { assertUuid, badInput, commitApart, forbidden, mayActForHome, TENANT_ID, type BusEvent, type HubRuntime, type Principal, type ResidentSubject } from '@hub/runtime';
 import { createLiveStream, fromBus } from './live.ts';
 import { createPayloadSchemas } from './payload-schemas.ts';
 import { createEventsStore, joinSerialized, serializeRows, type AppendResult, type EventFilter, type EventRow } from './store.ts';
@@ -42,6 +42,8 @@ const rowBytes = (r: EventRow): number =>
   512 + (typeof r.payload === 'object' && r.payload !== null ? (payloadBytes.get(r.payload) ?? Buffer.byteLength(JSON.stringify(r.payload))) : 64);
 /** The cache of recent events: bounded in bytes too, since one payload may be 256 KB. */
 const RECENT_MAX_BYTES = 64 * 1024 * 1024;
+/** How long another process may serve its copy of an event after the event was erased. */
+export const RECENT_TTL_MS = 5 * 60_000;
 
 /**
  * The event as the log will hold it (numbered when appended), or a BAD_USER_INPUT error naming the field. Who
@@ -69,6 +71,8 @@ function validate(p: Principal, e: PublishInput, at: string): EventRow {
   for (const [name, v] of [['homeId', e.homeId], ['residentId', e.residentId]] as const) {
     if (v != null && (v.length < 1 || v.length > 200)) throw badInput(`${field(name)} must be 1 to 200 characters`, { field: field(name) });
   }
+  // Checked here, not left to the uuid columns: a row the database refuses would fail its whole batch's first attempt.
+  for (const [name, v] of [['systemId', e.systemId], ['integrationId', e.integrationId]] as const) if (v != null) assertUuid(v, field(name));
   if (e.homeId != null && !p.service && !mayActForHome(p, e.homeId)) throw forbidden(`${p.client} may not publish for home ${e.homeId}`, { field: field('homeId') });
   return {
     organisationId,
@@ -94,9 +98,12 @@ function validate(p: Principal, e: PublishInput, at: string): EventRow {
 
 export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => void } = {}) {
   const store = createEventsStore(rt.database.db);
-  const schemas = createPayloadSchemas(rt.database.db);
-  // Events never change, so recent ones can be served from memory (live subscribers resolve each event by id).
-  const recent = new LRUCache<string, EventRow>({ max: 50_000, maxSize: RECENT_MAX_BYTES, sizeCalculation: rowBytes });
+  // Payload schemas with a caller's regular expression are checked in a worker pool, under WORKER_TASK_TIMEOUT_MS.
+  const schemas = createPayloadSchemas(rt.database.db, { workerPool: rt.config.workerPool, metrics: rt.metrics });
+  // Events do not change once written, so recent ones can be served from memory (live subscribers resolve each event by id).
+  // Erasure (eraseResident) is the one change an event sees: this process forgets the erased rows at once, and a copy
+  // held by another process is served for RECENT_TTL_MS at most.
+  const recent = new LRUCache<string, EventRow>({ max: 50_000, maxSize: RECENT_MAX_BYTES, sizeCalculation: rowBytes, ttl: RECENT_TTL_MS });
   const remember = (rows: EventRow[]) => rows.forEach((r) => recent.set(r.id, r));
 
   // What an operator needs to see of the group commit: how long a publish waits for its turn, how long a
@@ -150,27 +157,34 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
         waiting = [...batch, ...waiting];
         const started = performance.now();
         for (const w of take) appendWait.observe((started - w.queued) / 1000);
-        try {
-          const input = take.length === 1 ? take[0]!.input : take.flatMap((w) => w.input);
-          const json = take.every((w) => w.json !== null) ? joinSerialized(take.map((w) => w.json!)) : undefined;
-          const { rows, results, json: written } = await store.append(input, json);
-          appendDuration.observe((performance.now() - started) / 1000);
-          appendEvents.observe(count);
-          remember(rows);
-          let at = 0;
-          for (const w of take) {
-            w.resolve(results.slice(at, at + w.input.length));
-            at += w.input.length;
-          }
-          if (rows.length) {
-            // Not awaited: the next batch need not wait for the fan-out. Publishes leave in commit order (one
-            // Redis connection keeps its commands in order), and a subscriber fills any gap from the log.
-            rt.bus.publish(rows as unknown as BusEvent[], written).catch((err) => rt.log.warn({ err }, 'event fan-out failed; subscribers will read the log'));
-            hooks.onAppended?.();
-          }
-        } catch (err) {
-          take.forEach((w) => w.reject(err));
-        }
+        // The append is atomic: when the database refuses a batch of several publishers, nothing of it was written,
+        // and it is written again in halves until the refused publisher is alone (commitApart): the others land.
+        await commitApart(
+          take,
+          (part) => {
+            const input = part.length === 1 ? part[0]!.input : part.flatMap((w) => w.input);
+            const json = part.every((w) => w.json !== null) ? joinSerialized(part.map((w) => w.json!)) : undefined;
+            return store.append(input, json);
+          },
+          (part, outcome) => {
+            if (!outcome.ok) return part.forEach((w) => w.reject(outcome.error));
+            const { rows, results, json: written } = outcome.result;
+            appendDuration.observe((performance.now() - started) / 1000);
+            appendEvents.observe(part.reduce((n, w) => n + w.input.length, 0));
+            remember(rows);
+            let at = 0;
+            for (const w of part) {
+              w.resolve(results.slice(at, at + w.input.length));
+              at += w.input.length;
+            }
+            if (rows.length) {
+              // Not awaited: the next batch need not wait for the fan-out. Publishes leave in commit order (one
+              // Redis connection keeps its commands in order), and a subscriber fills any gap from the log.
+              rt.bus.publish(rows as unknown as BusEvent[], written).catch((err) => rt.log.warn({ err }, 'event fan-out failed; subscribers will read the log'));
+              hooks.onAppended?.();
+            }
+          },
+        );
       }
     } finally {
       writing = false;
@@ -201,10 +215,20 @@ export function createEventsService(rt: HubRuntime, hooks: { onAppended?: () => 
 
     async history(r: EventReader, filter: EventFilter, first: number, after?: string | null) {
       if (first < 1 || first > 1000) throw badInput('first must be 1 to 1000', { field: 'first' });
-      if (after != null && !/^\d+$/.test(after)) throw badInput('after is not a cursor of this list', { field: 'after' });
+      if (after != null && !/^\d{1,15}$/.test(after)) throw badInput('after is not a cursor of this list', { field: 'after' });
       const rows = await store.range(r, filter, after ? Number(after) : 0, null, first + 1);
       const page = rows.slice(0, first);
       return { events: page, endCursor: rows.length > first ? String(page.at(-1)!.sequence) : null };
+    },
+
+    /** Subject access: the resident's events the reader may see, oldest first (at most `limit`). */
+    ofResident: (r: EventReader, subject: ResidentSubject, after: number, limit: number) => store.ofResident(r, subject, after, limit),
+
+    /** Erasure of the resident's personal data from the organisation's events (store.eraseResident); how many changed. */
+    async eraseResident(org: string, subject: ResidentSubject): Promise<number> {
+      const ids = await store.eraseResident(org, subject);
+      for (const id of ids) recent.delete(id);
+      return ids.length;
     },
 
     /** The events with these ids, null where there is none the reader may see (another organisation's included). */

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, gte, inArray, like, lt, lte, max, or, sql, type SQL } from 'drizzle-orm';
 import { events, eventsHead, type Schema } from '@hub/db';
-import type { Db } from '@hub/runtime';
+import type { Db, ResidentSubject } from '@hub/runtime';
 import { readableBy, type EventReader } from './visibility.ts';
 
 export type EventRow = typeof events.$inferSelect;
@@ -107,6 +107,19 @@ async function insertNumbered(db: Executor, rows: EventRow[], json: string = ser
 /** What a payload past its retention becomes: the row stays (the log is gap-free), its content goes. */
 export const REDACTED_PAYLOAD = { _redacted: 'retention' };
 
+/** What an erased resident's events become (see eraseResident). */
+export const ERASED_PAYLOAD = { _redacted: 'erasure' };
+
+
+/** Events tagged with the resident's pseudonym, or naming their NHS number in payload or metadata. */
+function mentions(s: ResidentSubject): SQL {
+  const forms = [s.nhsNumber, `${s.nhsNumber.slice(0, 3)} ${s.nhsNumber.slice(3, 6)} ${s.nhsNumber.slice(6)}`];
+  return or(
+    eq(events.residentId, s.residentId),
+    ...forms.flatMap((n) => [sql`strpos(${events.payload}::text, ${n}) > 0`, sql`strpos(${events.metadata}::text, ${n}) > 0`]),
+  )!;
+}
+
 export function createEventsStore(db: Db<Schema>) {
   return {
     /**
@@ -187,6 +200,31 @@ export function createEventsStore(db: Db<Schema>) {
     async byIds(org: string, ids: readonly string[]): Promise<EventRow[]> {
       if (!ids.length) return [];
       return db.select().from(events).where(and(eq(events.organisationId, org), inArray(events.id, [...ids])));
+    },
+    /**
+     * The events of one resident that the reader may see, in order: those the hub tagged with their pseudonym, and any
+     * whose payload or metadata names their NHS number (as written, or spaced 3-3-4), such as a client's own events.
+     */
+    async ofResident(r: EventReader, subject: ResidentSubject, after: number, limit: number): Promise<EventRow[]> {
+      return db
+        .select()
+        .from(events)
+        .where(and(...readableBy(r), mentions(subject), gt(events.sequence, after)))
+        .orderBy(asc(events.sequence))
+        .limit(limit);
+    },
+    /**
+     * Erasure: every one of the organisation's events about the resident (tagged, or naming their NHS number) keeps
+     * its row, sequence, type, source and time, so the log stays gap-free; payload and metadata become ERASED_PAYLOAD
+     * and the pseudonym is kept as the only trace. Returns the ids of the rows changed (a second erasure changes none).
+     */
+    async eraseResident(org: string, subject: ResidentSubject): Promise<string[]> {
+      const rows = await db
+        .update(events)
+        .set({ payload: ERASED_PAYLOAD, metadata: {}, correlationId: null, causationId: null, residentId: subject.residentId })
+        .where(and(eq(events.organisationId, org), mentions(subject), sql`${events.payload} <> ${JSON.stringify(ERASED_PAYLOAD)}::jsonb`))
+        .returning({ id: events.id });
+      return rows.map((r) => r.id);
     },
   };
 }

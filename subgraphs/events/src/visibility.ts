@@ -19,7 +19,7 @@ const SCOPED_TYPES: ReadonlyArray<readonly [prefix: string, scope: Scope]> = [
 ];
 
 /** The hub's own event types and sources: only the hub (a service principal) may publish them. */
-const RESERVED_TYPES = ['system', 'sync', 'integration', 'nhs', 'hmrc', 'bank', 'mapping', 'api', 'care'];
+const RESERVED_TYPES = ['system', 'sync', 'integration', 'nhs', 'hmrc', 'bank', 'mapping', 'api', 'care', 'regulatory', 'payroll'];
 const RESERVED_SOURCES = ['hub'];
 
 /** `nhs` and `nhs.anything`, whatever the case (types are matched case-insensitively wherever they decide access). */

@@ -8,6 +8,7 @@ import {
   deterministicUuid,
   forbidden,
   HubError,
+  mayCompleteCallback,
   rateLimited,
   unauthenticated,
   upstreamUnavailable,
@@ -56,11 +57,6 @@ function readState(raw: string | null): StartedBy | undefined {
   }
 }
 
-/**
- * The caller may complete a state its organisation started. The browser HMRC sends back carries no hub credentials:
- * the gateway gives the callback a service principal of no organisation, and the state alone says whose it is.
- */
-const mayComplete = (caller: Principal, started: StartedBy) => caller.organisationId === started.organisationId || (caller.service === true && caller.organisationId === '');
 
 /** Amounts travel as decimal strings ("1234.56") and are checked in pence, never as binary fractions. */
 function pence(value: string, box: string, whole: boolean): number {
@@ -77,10 +73,15 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
   // One device ID per installation (HMRC expects it to stay the same across calls).
   const fraud = createFraudHeaders(deterministicUuid('hmrc-device', cfg.clientId ?? 'simulated', baseUrl));
 
+  // CONNECTORS_DISABLED=hmrc: no base URL, and every call to HMRC says so rather than failing on an empty URL.
+  const configured = () => {
+    if (!baseUrl) throw upstreamUnavailable('hmrc', 'HMRC is not configured on this hub (CONNECTORS_DISABLED names hmrc)', { notConfigured: true });
+  };
   const takeSlot = () => waitForSlot(rt.kv, { system: 'hmrc', limit: cfg.rateLimitPerSecond, windowMs: 1_050, maxWaitMs: MAX_LIMIT_WAIT_MS });
 
   /** The OAuth token endpoint; an `invalid_grant` answer is returned as null (the grant is gone or was used). */
   async function tokenRequest(form: Record<string, string>): Promise<{ tokens: Tokens; scope: string; expiresAt: Date } | null> {
+    configured();
     await takeSlot();
     const res = await rt.http.request('hmrc.oauth', {
       method: 'POST',
@@ -135,6 +136,7 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
 
   /** One VAT API call with the caller's organisation's grant: the version's Accept header, the bearer token (refreshed once on 401), the fraud headers. */
   async function vat(method: 'GET' | 'POST', path: string, p: Principal, o: { body?: object; scenario?: string } = {}): Promise<OutboundResponse> {
+    configured();
     const send = async (token: string) => {
       await takeSlot();
       return rt.http.request('hmrc.vat', {
@@ -206,6 +208,7 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
 
     /** Where to send the operator to sign in at HMRC; `state` ties their return to this request (10 minutes, once). */
     async startAuthorisation(p: Principal) {
+      configured();
       if (!cfg.redirectUri) throw badInput('HMRC_REDIRECT_URI is not configured: HMRC needs to know where to send the user back', { field: 'HMRC_REDIRECT_URI' });
       const state = randomBytes(24).toString('base64url');
       const started: StartedBy = { organisationId: p.organisationId, client: p.client };
@@ -221,9 +224,13 @@ export function createHmrcService(rt: HubRuntime, publisher: () => EventPublishe
      * usable by its own.
      */
     async completeAuthorisation(caller: Principal, code: string, state: string) {
-      const started = readState(await rt.kv.get(`hmrc:oauth-state:${state}`));
-      if (!started || !mayComplete(caller, started)) throw badInput('unknown or expired state: start the authorisation again', { field: 'state' });
-      await rt.kv.del(`hmrc:oauth-state:${state}`);
+      // Checked first (another organisation's attempt leaves the state alone), then taken at once: of two callbacks
+      // with one state, only one goes on.
+      const key = `hmrc:oauth-state:${state}`;
+      const started = readState(await rt.kv.get(key));
+      if (!started || !mayCompleteCallback(caller, started.organisationId) || (await rt.kv.take(key)) === null) {
+        throw badInput('unknown or expired state: start the authorisation again', { field: 'state' });
+      }
       const org = started.organisationId;
       const t = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: cfg.redirectUri ?? '' });
       if (!t) throw badInput('HMRC did not accept the authorisation code (used already, or expired): start the authorisation again', { field: 'code' });

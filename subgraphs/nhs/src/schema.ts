@@ -1,11 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { scalarResolvers, type CareDirectory, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
+import { badInput, isHubError, requireScope, scalarResolvers, type CareDirectory, type EventPublisher, type HubRuntime, type RequestContext, type Subgraph } from '@hub/runtime';
 import { createNhsService, type DischargeInput, type JsonPatchOp, type NhsService, type PatientRecord, type ResidentSearch } from './service.ts';
+import { nhsNumber } from './nhs-number.ts';
 import { PURPOSE_SEPARATOR, type AuditRow, type DischargeRow } from './store.ts';
 
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+
+/** The NHS failing, as opposed to the request being wrong: the fields that need the failed call carry it. */
+const UPSTREAM_FAILURES = new Set(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_ERROR', 'RATE_LIMITED']);
+
+/** Residents one `residents` request may name: each costs a PDS call. */
+export const MAX_RESIDENTS = 100;
 
 /** A resident; a PDS search match carries the record the search returned (read without a stay, see search). */
 type ResidentRef = { nhsNumber: string; searched?: PatientRecord };
@@ -19,9 +26,24 @@ function resolvers(service: NhsService) {
     ...scalarResolvers,
     Query: {
       // Read at once so an unknown or invalid resident is an error on this field, not on each of its fields.
-      resident: async (_: unknown, a: { nhsNumber: string }, ctx: RequestContext) => ({ nhsNumber: (await service.patient(a.nhsNumber, ctx)).nhsNumber }),
-      residents: (_: unknown, a: { nhsNumbers: string[] }, ctx: RequestContext) =>
-        Promise.all(a.nhsNumbers.map(async (n) => ({ nhsNumber: (await service.patient(n, ctx)).nhsNumber }))),
+      // PDS being unreachable is not the resident's fault: then the resident (checked and in care) still answers, and
+      // each field that needs PDS is null with the error (the request's loader keeps the failed read: no second call).
+      resident: async (_: unknown, a: { nhsNumber: string }, ctx: RequestContext) => {
+        try {
+          return { nhsNumber: (await service.patient(a.nhsNumber, ctx)).nhsNumber };
+        } catch (err) {
+          if (isHubError(err) && UPSTREAM_FAILURES.has(err.code)) return { nhsNumber: nhsNumber(a.nhsNumber) };
+          throw err;
+        }
+      },
+      // One number's failure is null at its place, with its error (graphql-js reports an Error in a list at its
+      // index): the others still answer.
+      residents: (_: unknown, a: { nhsNumbers: string[] }, ctx: RequestContext) => {
+        if (a.nhsNumbers.length > MAX_RESIDENTS) throw badInput(`nhsNumbers has ${a.nhsNumbers.length} items; at most ${MAX_RESIDENTS} a request`, { field: 'nhsNumbers' });
+        return Promise.all(
+          a.nhsNumbers.map((n) => service.patient(n, ctx).then((p): ResidentRef | Error => ({ nhsNumber: p.nhsNumber }), (err: unknown) => (err instanceof Error ? err : new Error(String(err))))),
+        );
+      },
       searchResidents: (_: unknown, a: { input: ResidentSearch; purpose: string }, ctx: RequestContext) => service.search(a.input, a.purpose, ctx),
       dischargeSummary: async (_: unknown, a: { id: string }, ctx: RequestContext) => (await service.dischargeSummary(a.id, ctx)) ?? null,
       nhsConnector: () => service.connector(),
@@ -32,6 +54,11 @@ function resolvers(service: NhsService) {
       updateResidentDemographics: (_: unknown, a: { nhsNumber: string; version: number; patches: JsonPatchOp[] }, ctx: RequestContext) =>
         service.updateDemographics(a.nhsNumber, a.version, a.patches, ctx),
       sendDischargeSummary: (_: unknown, a: { input: DischargeInput }, ctx: RequestContext) => service.sendDischargeSummary(a.input, ctx),
+      eraseResidentNhsRecords: (_: unknown, a: { residentId: string; nhsNumber: string }, ctx: RequestContext) => {
+        const p = requireScope(ctx, 'audit', 'erasure');
+        requireScope(ctx, 'health', 'erasure');
+        return service.eraseResident(p, a.nhsNumber);
+      },
       refreshDischargeSummaryStatus: (_: unknown, a: { id: string }, ctx: RequestContext) => service.refreshDischargeSummary(a.id, ctx),
     },
     Resident: {
@@ -57,6 +84,11 @@ function resolvers(service: NhsService) {
         return at < 0 ? null : a.operation.slice(at + PURPOSE_SEPARATOR.length);
       },
     },
+    SubjectAccess: {
+      __resolveReference: (ref: { residentId: string; nhsNumber: string }) => ref,
+      dischargeSummaries: async (ref: { nhsNumber: string }, _: unknown, ctx: RequestContext) => (await service.subjectAccess(ref.nhsNumber, ctx)).dischargeSummaries,
+      nhsCalls: async (ref: { nhsNumber: string }, _: unknown, ctx: RequestContext) => (await service.subjectAccess(ref.nhsNumber, ctx)).nhsCalls,
+    },
     DischargeSummary: {
       __resolveReference: async (ref: { id: string }, ctx: RequestContext) => (await service.dischargeSummary(ref.id, ctx)) ?? null,
       resident: (d: DischargeRow) => ({ nhsNumber: d.nhsNumber }),
@@ -70,9 +102,12 @@ export function createNhsSubgraph(rt: HubRuntime, publisher: () => EventPublishe
   const service = createNhsService(rt, publisher, careDirectory);
   return {
     name: 'nhs',
+    // A resident pseudonym (res_...), not a UUID.
+    textIds: ['Mutation.eraseResidentNhsRecords(residentId:)'],
     typeDefs,
     schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers(service) as never }]),
     service,
+    provides: { residentEraser: { name: 'nhs', erase: (p, subject) => service.eraseResident(p, subject.nhsNumber) } },
     start: () => service.start(),
     stop: () => service.stop(),
   };

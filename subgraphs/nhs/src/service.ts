@@ -13,13 +13,16 @@ import {
   notFound,
   organisationOf,
   principalOf,
+  requireScope,
   servicePrincipal,
+  SUBJECT_ACCESS_MAX_ROWS,
   upstreamUnavailable,
   type CareDirectory,
   type CareStay,
   type EventPublisher,
   type HubRuntime,
   type OutboxEvent,
+  type Principal,
   type RequestContext,
 } from '@hub/runtime';
 import { LRUCache } from 'lru-cache';
@@ -583,6 +586,26 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
       return store.dischargesOf(organisationOf(ctx), n);
     },
     refreshDischargeSummary: (id: string, ctx: RequestContext) => track(organisationOf(ctx), id, ctx),
+    /**
+     * Subject access (the care subgraph's SubjectAccess, with the NHS number it resolved for the caller's
+     * organisation): the resident's discharge summaries and the calls made about them, whether or not they are still in care.
+     */
+    subjectAccess: async (input: string, ctx: RequestContext) => {
+      requireScope(ctx, 'audit', 'subject access');
+      requireScope(ctx, 'health', 'subject access');
+      const n = nhsNumber(input);
+      const org = organisationOf(ctx);
+      const [dischargeSummaries, nhsCalls] = await Promise.all([store.dischargesOf(org, n), store.callsAbout(org, n, SUBJECT_ACCESS_MAX_ROWS)]);
+      return { dischargeSummaries: dischargeSummaries.reverse(), nhsCalls };
+    },
+    /** Erasure (see store.eraseResident); the shared cache of their PDS record goes too (it is read again if needed). */
+    async eraseResident(p: Principal, input: string) {
+      const n = nhsNumber(input);
+      const counts = await store.eraseResident(p.organisationId, n);
+      await rt.kv.del(cacheKey(n));
+      return counts;
+    },
+
     auditLog: (ctx: RequestContext, o: { nhsNumber?: string | null; first: number; before?: Date | null }) => {
       if (!Number.isInteger(o.first) || o.first < 1 || o.first > 500) throw badInput('first must be between 1 and 500', { field: 'first' });
       return store.audit(organisationOf(ctx), { nhsNumber: o.nhsNumber ? nhsNumber(o.nhsNumber) : undefined, first: o.first, before: o.before ?? undefined });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, lt } from 'drizzle-orm';
 import { dischargeSummaries, nhsAudit, nhsOutbox } from '@hub/db';
 import { outboxRow, type Db, type OutboxEvent } from '@hub/runtime';
 import type { CallRecord } from './spine.ts';
@@ -71,6 +71,34 @@ export function createNhsStore(db: Db) {
         .from(dischargeSummaries)
         .where(and(eq(dischargeSummaries.organisationId, org), eq(dischargeSummaries.nhsNumber, nhsNumber)))
         .orderBy(desc(dischargeSummaries.createdAt));
+    },
+    /** Subject access: every call the hub made to the NHS about this resident for the organisation, oldest first. */
+    async callsAbout(org: string, nhsNumber: string, limit: number): Promise<AuditRow[]> {
+      return db
+        .select()
+        .from(nhsAudit)
+        .where(and(eq(nhsAudit.organisationId, org), eq(nhsAudit.nhsNumber, nhsNumber)))
+        .orderBy(asc(nhsAudit.at))
+        .limit(limit);
+    },
+    /**
+     * Erasure of one resident's personal data from the organisation's NHS tables, in one transaction: their discharge
+     * summaries go (the FHIR documents hold their name, history and care), and the record of each call the hub made
+     * keeps what was done, when and by whom, without the NHS number.
+     */
+    async eraseResident(org: string, nhsNumber: string): Promise<{ dischargeSummaries: number; nhsCalls: number }> {
+      return db.transaction(async (tx) => {
+        const gone = await tx
+          .delete(dischargeSummaries)
+          .where(and(eq(dischargeSummaries.organisationId, org), eq(dischargeSummaries.nhsNumber, nhsNumber)))
+          .returning({ id: dischargeSummaries.id });
+        const calls = await tx
+          .update(nhsAudit)
+          .set({ nhsNumber: null })
+          .where(and(eq(nhsAudit.organisationId, org), eq(nhsAudit.nhsNumber, nhsNumber)))
+          .returning({ id: nhsAudit.id });
+        return { dischargeSummaries: gone.length, nhsCalls: calls.length };
+      });
     },
     /** Moves a summary on, announcing the move in the same transaction; only from the status it is expected in. */
     async updateDischarge(org: string, id: string, from: string[], set: Partial<typeof dischargeSummaries.$inferInsert>, event?: OutboxEvent): Promise<DischargeRow | undefined> {
