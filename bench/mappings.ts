@@ -41,7 +41,7 @@ const TRANSFORM = 'mutation($data: JSON!, $id: ID!) { transformData(data: $data,
 const TO_FHIR = 'mutation($data: JSON!) { convertFormat(data: $data, from: HL7V2, to: FHIR) { data } }';
 const ROUTE = 'mutation($id: ID!) { routeRequest(apiId: $id, request: { method: "GET", path: "/health" }) { status body } }';
 
-const RESIDENTS_MAPPING = {
+export const RESIDENTS_MAPPING = {
   name: 'bench residents csv',
   sourceFormat: 'CSV',
   targetFormat: 'JSON',
@@ -57,7 +57,7 @@ const RESIDENTS_MAPPING = {
   targetSchema: { type: 'object', required: ['nhsNumber', 'birthDate'], properties: { nhsNumber: { type: 'string', format: 'nhs-number' }, room: { type: 'integer', minimum: 1 } } },
 };
 
-function residentsCsv(rows: number): string {
+export function residentsCsv(rows: number): string {
   const numbers = syntheticNhsNumbers(rows);
   const lines = ['NHS Number,Surname,Forename,DOB,Room,Postcode'];
   for (let i = 0; i < rows; i++) {

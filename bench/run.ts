@@ -6,12 +6,14 @@
  *   nhs      resident lookups through the gateway, cached and from PDS (the NHS simulator) (bench/nhs.ts)
  *   mappings data transformation (CSV, HL7 v2 to FHIR) and API routing, gateway against subgraph (bench/mappings.ts)
  *   tenancy  one query with authentication and tenancy on, off, and on the hub from before organisations (bench/tenancy.ts)
+ *   hostile  /healthz idle and under 10 MB CSV transforms and the alias bomb (bench/hostile.ts)
  *   payroll  PAYE for 10,000 employees and an FPS for 1,000 (size, IRmark, schema check), in process (bench/payroll.ts)
  *
  * `npm run bench -- --only=events` (or `--only=gateway`) runs one. See bench/README.md.
  */
 import { runEventsBench } from './events.ts';
 import { runGatewayBench } from './gateway.ts';
+import { runHostileBench } from './hostile.ts';
 import { runMappingsBench } from './mappings.ts';
 import { runNhsBench } from './nhs.ts';
 import { runPayrollBench } from './payroll.ts';
@@ -19,7 +21,7 @@ import { runTenancyBench } from './tenancy.ts';
 import { cleanupAll } from './lib/cleanup.ts';
 import { killAllNow } from './lib/processes.ts';
 
-const BENCHES = { gateway: runGatewayBench, events: runEventsBench, nhs: runNhsBench, mappings: runMappingsBench, tenancy: runTenancyBench, payroll: runPayrollBench } as const;
+const BENCHES = { gateway: runGatewayBench, events: runEventsBench, nhs: runNhsBench, mappings: runMappingsBench, tenancy: runTenancyBench, hostile: runHostileBench, payroll: runPayrollBench } as const;
 type BenchName = keyof typeof BENCHES;
 
 function selected(argv: string[]): BenchName[] {

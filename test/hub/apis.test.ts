@@ -63,7 +63,8 @@ describe('the API registry', () => {
     expect(setApiStatus.status).toBe('DEPRECATED');
     expect(code(await hub.gql(SetApiStatusDocument, { apiId: v1.id, status: 'GONE' }))).toBe('BAD_USER_INPUT');
     expect(code(await hub.gql(SetApiStatusDocument, { apiId: 'c0ffee00-0000-4000-8000-000000000000', status: 'ACTIVE' }))).toBe('NOT_FOUND');
-    expect((await hub.ok(ApiByIdDocument, { id: 'nope' })).api).toBeNull();
+    expect(code(await hub.gql(ApiByIdDocument, { id: 'nope' }))).toBe('BAD_USER_INPUT');
+    expect((await hub.ok(ApiByIdDocument, { id: 'c0ffee00-0000-4000-8000-000000000000' })).api).toBeNull();
 
     const events = await eventually(async () => {
       const { eventHistory } = await hub.ok(HistoryDocument, { filter: { types: ['api.*'] }, first: 100 });

@@ -238,7 +238,7 @@ describe('POST /api/integration/events/publish', () => {
 
     const tooMany = await hub.rest('POST', PUBLISH, Array.from({ length: 1001 }, () => event()));
     expect(tooMany.status).toBe(400);
-    expect(tooMany.body.error).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/at most 1000 events per request; got 1001/) });
+    expect(tooMany.body.error).toMatchObject({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/inputs has 1001 items; at most 1000/) });
     const tooManyLines = await ndjson(Array.from({ length: 1001 }, () => JSON.stringify(event())).join('\n'));
     expect(tooManyLines.status).toBe(400);
     expect(tooManyLines.body.error.message).toMatch(/at most 1000/);

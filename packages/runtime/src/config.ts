@@ -21,6 +21,8 @@ const envSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   DATABASE_URL: z.string().url().optional(),
+  /** PostgreSQL stops any one statement after this long (0: never): work a caller gave up on does not run on. */
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
   DATA_DIR: z.string().default('.data'),
   REDIS_URL: z.string().url().optional(),
   REDIS_PREFIX: z.string().default('hub:'),
@@ -249,6 +251,7 @@ export interface HubConfig {
   host: string;
   port: number;
   databaseUrl?: string;
+  databaseStatementTimeoutMs: number;
   dataDir: string;
   redisUrl?: string;
   redisPrefix: string;
@@ -541,6 +544,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: e.HOST,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,

@@ -35,6 +35,8 @@ export interface OpenDatabaseOptions<TSchema extends Record<string, unknown>> {
   schema: TSchema;
   migrationsFolder: string;
   maxConnections?: number;
+  /** PostgreSQL's statement_timeout for every connection, in ms (0 or unset: none). */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -45,7 +47,11 @@ export async function openDatabase<TSchema extends Record<string, unknown>>(
   o: OpenDatabaseOptions<TSchema>,
 ): Promise<Database<TSchema>> {
   if (o.url) {
-    const client = postgres(o.url, { max: o.maxConnections ?? 10, onnotice: () => {} });
+    const client = postgres(o.url, {
+      max: o.maxConnections ?? 10,
+      onnotice: () => {},
+      ...(o.statementTimeoutMs ? { connection: { statement_timeout: o.statementTimeoutMs } } : {}),
+    });
     const db = drizzlePostgres(client, { schema: o.schema });
     await migratePostgres(db, { migrationsFolder: o.migrationsFolder });
     return {

@@ -102,11 +102,24 @@ export function toGraphQLError(err: unknown): GraphQLError {
       extensions: { ...original.details, code: original.code },
     });
   }
+  if (statementTimedOut(original)) {
+    return new GraphQLError('the database stopped this query: it ran longer than DATABASE_STATEMENT_TIMEOUT_MS', {
+      ...position,
+      originalError: original instanceof Error ? original : undefined,
+      extensions: { code: 'TIMEOUT', http: { status: 504 } },
+    });
+  }
   return new GraphQLError('Internal error', {
     ...position,
     originalError: original instanceof Error ? original : undefined,
     extensions: { code: 'INTERNAL' },
   });
+}
+
+/** PostgreSQL cancelled the statement for its statement_timeout (57014), as postgres-js or drizzle (in `cause`) reports it. */
+export function statementTimedOut(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  return e?.code === '57014' || e?.cause?.code === '57014';
 }
 
 /**

@@ -55,7 +55,7 @@ export async function createRuntime<TSchema extends Record<string, unknown>>(
     registers: [metrics],
   });
 
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, ...db });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.databaseStatementTimeoutMs, ...db });
   const kv = await openKeyValue({ url: config.redisUrl, prefix: config.redisPrefix });
   const jobs = await startJobQueue(database, log, config.jobPollSeconds);
   const guard = createOutboundGuard({ allow: config.outboundAllow });
