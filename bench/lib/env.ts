@@ -14,7 +14,7 @@ export function envNumber(name: string, fallback: number): number {
  * worker count) that would change what is measured. Each bench sets the ones it means explicitly.
  */
 const HUB_ENV_KEYS =
-  /^(ROLE|HOST|PORT|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|WORKERS|SUPERGRAPH_FILE|VAULT_KEYS|OUTBOUND_ALLOW|LOG_LEVEL|RATE_LIMIT_PER_MINUTE|SHUTDOWN_GRACE_MS|MAX_BODY_BYTES|EVENTS_LOG_POLL_MS|SUBGRAPH_[A-Z]+_URL|NHS_[A-Z_]+|HMRC_[A-Z_]+|OPEN_BANKING_[A-Z_]+|OUTBOUND_[A-Z_]+|AUTH_[A-Z_]+|INTERNAL_SIGNING_KEYS|CARE_[A-Z_]+)$/;
+  /^(ROLE|HOST|PORT|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|WORKERS|SUPERGRAPH_FILE|VAULT_KEYS|OUTBOUND_ALLOW|LOG_LEVEL|RATE_LIMIT_PER_MINUTE|SHUTDOWN_GRACE_MS|MAX_BODY_BYTES|EVENTS_LOG_POLL_MS|SUBGRAPH_[A-Z]+_URL|NHS_[A-Z_]+|HMRC_[A-Z_]+|OPEN_BANKING_[A-Z_]+|OUTBOUND_[A-Z_]+|AUTH_[A-Z_]+|INTERNAL_SIGNING_KEYS|CARE_[A-Z_]+|CONNECTORS_DISABLED|GRAPHQL_[A-Z_]+|REQUEST_TIMEOUT_MS|CORS_ORIGINS|ALLOWED_HOSTS|WORKER_[A-Z_]+|CQC_[A-Z_]+|DBS_[A-Z_]+|REGULATORY_[A-Z_]+|PAYROLL_[A-Z_]+|DATABASE_[A-Z_]+)$/;
 
 /** The environment every child shares; callers add ROLE (and Redis, workers, subgraph URLs as they need). */
 export function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
@@ -38,6 +38,8 @@ export function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
     // ... and authentication, or saying it is off: the benches measure the hub on loopback without it.
     AUTH_REQUIRED: 'false',
     AUTH_ANONYMOUS_SCOPES: 'all',
+    // Production mode wants every connector configured or disabled: the benches use no bank.
+    CONNECTORS_DISABLED: 'banking',
   };
 }
 
