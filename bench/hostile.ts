@@ -86,6 +86,17 @@ export async function runHostileBench(): Promise<number> {
     const idleSummary = summarize(idle.ms);
     console.log(`${idle.ms.length} checks, p50 ${idleSummary?.p50} ms, p99 ${idleSummary?.p99} ms`);
 
+    const idleBomb: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bombBody });
+      await res.arrayBuffer();
+      if (res.status !== 400) throw new Error(`the alias bomb was answered HTTP ${res.status}, not refused`);
+      idleBomb.push(performance.now() - t);
+    }
+    const idleBombSummary = summarize(idleBomb);
+    console.log(`           alias bomb alone: 200 sent, all refused, p50 ${idleBombSummary?.p50} ms, p99 ${idleBombSummary?.p99} ms`);
+
     process.stdout.write('           loaded ... ');
     const until = Date.now() + LOADED_SECONDS * 1000;
     const transforms = { ok: 0, refused: new Map<string, number>(), ms: [] as number[] };
@@ -121,7 +132,8 @@ export async function runHostileBench(): Promise<number> {
     const bombRefused = [...bomb.codes.keys()].every((c) => c.startsWith('400 QUERY_TOO_COMPLEX'));
     const goals = [
       { goal: `/healthz p99 under ${HEALTH_P99_GOAL_MS} ms under load`, p99Ms: loadedSummary?.p99 ?? null, met: loadedSummary !== null && loadedSummary.p99 < HEALTH_P99_GOAL_MS && loaded.failures === 0 },
-      { goal: `the alias bomb refused (QUERY_TOO_COMPLEX) in under ${BOMB_GOAL_MS} ms`, p99Ms: bombSummary?.p99 ?? null, met: bombRefused && bombSummary !== null && bombSummary.p99 < BOMB_GOAL_MS },
+      { goal: `the alias bomb, sent alone, refused in under ${BOMB_GOAL_MS} ms`, p99Ms: idleBombSummary?.p99 ?? null, met: idleBombSummary !== null && idleBombSummary.p99 < BOMB_GOAL_MS },
+      { goal: `the alias bomb refused (QUERY_TOO_COMPLEX) in under ${BOMB_GOAL_MS} ms under the transform load`, p99Ms: bombSummary?.p99 ?? null, met: bombRefused && bombSummary !== null && bombSummary.p99 < BOMB_GOAL_MS },
     ];
     for (const g of goals) console.log(`goal: ${g.goal}: ${g.met ? 'met' : 'NOT met'} (p99 ${g.p99Ms} ms)`);
     writeJson(RESULTS_FILE, {
@@ -131,7 +143,7 @@ export async function runHostileBench(): Promise<number> {
       setup: { role: 'all', workers: 1, transport: 'HTTP on loopback', transformClients: TRANSFORM_CLIENTS, csvBytes: csv.length, aliasBombBytes: bombBody.length, idleSeconds: IDLE_SECONDS, loadedSeconds: LOADED_SECONDS },
       healthz: { idle: { ...idleSummary, failures: idle.failures }, loaded: { ...loadedSummary, failures: loaded.failures } },
       transforms: { answered: transforms.ok, refused: Object.fromEntries(transforms.refused), latency: summarize(transforms.ms) },
-      aliasBomb: { answers: Object.fromEntries(bomb.codes), latency: bombSummary },
+      aliasBomb: { alone: idleBombSummary, underLoad: { answers: Object.fromEntries(bomb.codes), latency: bombSummary } },
       goals,
     });
     console.log(`wrote ${RESULTS_FILE}`);
