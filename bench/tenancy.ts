@@ -110,7 +110,7 @@ export async function runTenancyBench(): Promise<number> {
     {
       const db = await openBenchDatabase();
       databases.push(db);
-      const hub = await startHub('auth-on', { ...childEnv(db.url), AUTH_REQUIRED: 'true', AUTH_API_KEYS: `${home.entry};${other.entry}` });
+      const hub = await startHub('auth-on', { ...childEnv(db.url), AUTH_REQUIRED: 'true', AUTH_ANONYMOUS_SCOPES: '', AUTH_API_KEYS: `${home.entry};${other.entry}` });
       await seed(`${hub.url}/graphql`, { authorization: `Bearer ${home.key}` }, 'Bench');
       await seed(`${hub.url}/graphql`, { authorization: `Bearer ${other.key}` }, 'Other group');
       targets.push({ target: 'auth-on', endpoint: `${hub.url}/graphql`, headers: { authorization: `Bearer ${home.key}` } });

@@ -240,7 +240,12 @@ export interface LimitsPluginOptions {
 }
 
 /** The yoga plugin: tokens while parsing, the shape at validation, the cost before execution. */
+/** Cost verdicts remembered per document: for at most this many variable sets, each named by at most this many characters. */
+const MEMO_MAX_PER_DOCUMENT = 64;
+const MEMO_MAX_KEY = 2_048;
+
 export function useLimits(o: LimitsPluginOptions): Plugin {
+  const costs = new WeakMap<DocumentNode, { upstream: ReadonlySet<string>; verdicts: Map<string, GraphQLError | null> }>();
   // The parser stops at the most tokens any client may send; a stricter client's limit is checked at validation.
   const parseCap = Math.max(o.settings.limits.maxTokens, ...Object.values(o.settings.limitsByClient).map((l) => l.maxTokens ?? 0));
   const rules = new Map<string, ReturnType<typeof limitsRule>>();
@@ -269,8 +274,19 @@ export function useLimits(o: LimitsPluginOptions): Plugin {
     onExecute({ args, setResultAndStopExecution }) {
       const ctx = args.contextValue as { request?: Request; identity?: Identity };
       if (ctx.request && o.trusted?.(ctx.request)) return;
-      const err = costError(args, limitsFor(o.settings, clientOf(ctx)).limits, o.upstream());
-      if (err) setResultAndStopExecution({ errors: [err] });
+      const { key, limits } = limitsFor(o.settings, clientOf(ctx));
+      // The same document (yoga's parser cache hands back the same object), client limits, variables and supergraph
+      // cost the same: remembered, so a hot query is not walked again on every request.
+      const upstream = o.upstream();
+      const memo = `${key}\u0000${args.operationName ?? ''}\u0000${args.variableValues ? JSON.stringify(args.variableValues) : ''}`;
+      let byDoc = costs.get(args.document);
+      if (!byDoc || byDoc.upstream !== upstream) costs.set(args.document, (byDoc = { upstream, verdicts: new Map() }));
+      let verdict = byDoc.verdicts.get(memo);
+      if (verdict === undefined) {
+        verdict = costError(args, limits, upstream) ?? null;
+        if (memo.length <= MEMO_MAX_KEY && byDoc.verdicts.size < MEMO_MAX_PER_DOCUMENT) byDoc.verdicts.set(memo, verdict);
+      }
+      if (verdict) setResultAndStopExecution({ errors: [verdict] });
     },
     onResultProcess({ result }) {
       // yoga marks errors raised while parsing as the spec's (answered 200 to `Accept: application/json`); a refusal
