@@ -39,7 +39,7 @@ export function childEnv(databaseUrl: string): NodeJS.ProcessEnv {
     AUTH_REQUIRED: 'false',
     AUTH_ANONYMOUS_SCOPES: 'all',
     // Production mode wants every connector configured or disabled: the benches use no bank.
-    CONNECTORS_DISABLED: 'banking',
+    CONNECTORS_DISABLED: 'banking,payroll,cqc,dbs',
   };
 }
 

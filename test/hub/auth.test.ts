@@ -221,7 +221,7 @@ describe('authentication at the gateway', () => {
 });
 
 describe('authentication settings', () => {
-  const prod = { NODE_ENV: 'production', NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated', CONNECTORS_DISABLED: 'banking' } as NodeJS.ProcessEnv;
+  const prod = { NODE_ENV: 'production', NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated', CONNECTORS_DISABLED: 'banking,payroll,cqc,dbs' } as NodeJS.ProcessEnv;
   it('refuses to run a production gateway with the door open by omission', () => {
     expect(() => loadConfig(prod)).toThrow(/AUTH_API_KEYS or AUTH_JWT_JWKS_URL: required when NODE_ENV=production/);
     expect(loadConfig({ ...prod, AUTH_REQUIRED: 'false' }).auth.required).toBe(false);

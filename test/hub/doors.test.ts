@@ -326,7 +326,7 @@ describe('anonymous callers', () => {
   it('get no scopes unless configured; a development hub with nothing configured keeps giving every scope', () => {
     const key = `app:read:${'a'.repeat(64)}`;
     expect(loadConfig({} as NodeJS.ProcessEnv).auth.anonymousScopes).toEqual([...SCOPES]);
-    expect(loadConfig({ NODE_ENV: 'production', AUTH_REQUIRED: 'false', NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated', CONNECTORS_DISABLED: 'banking' } as NodeJS.ProcessEnv).auth.anonymousScopes).toEqual([]);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_REQUIRED: 'false', NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated', CONNECTORS_DISABLED: 'banking,payroll,cqc,dbs' } as NodeJS.ProcessEnv).auth.anonymousScopes).toEqual([]);
     expect(loadConfig({ AUTH_API_KEYS: key, AUTH_REQUIRED: 'false' } as NodeJS.ProcessEnv).auth.anonymousScopes).toEqual([]);
     expect(loadConfig({ AUTH_API_KEYS: key, AUTH_REQUIRED: 'false', AUTH_ANONYMOUS_SCOPES: 'read+write' } as NodeJS.ProcessEnv).auth.anonymousScopes).toEqual(['read', 'write']);
     expect(loadConfig({ AUTH_ANONYMOUS_SCOPES: 'none' } as NodeJS.ProcessEnv).auth.anonymousScopes).toEqual([]);

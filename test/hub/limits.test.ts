@@ -129,7 +129,7 @@ describe('limits on GraphQL, before anything executes', () => {
     // __typename is not introspection.
     expect((await post({ query: '{ __typename }' })).body.errors).toBeUndefined();
 
-    const prod = { NODE_ENV: 'production', NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated', AUTH_REQUIRED: 'false' } as NodeJS.ProcessEnv;
+    const prod = { NODE_ENV: 'production', NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated', AUTH_REQUIRED: 'false', CONNECTORS_DISABLED: 'payroll,cqc,dbs' } as NodeJS.ProcessEnv;
     expect(loadConfig({ ...prod, ROLE: 'gateway', INTERNAL_SIGNING_KEYS: TEST_INTERNAL_KEYS }).graphql.introspection).toBe(false);
     expect(loadConfig({ ...prod, ROLE: 'gateway', INTERNAL_SIGNING_KEYS: TEST_INTERNAL_KEYS, GRAPHQL_INTROSPECTION: 'true' }).graphql.introspection).toBe(true);
     expect(loadConfig({} as NodeJS.ProcessEnv).graphql.introspection).toBe(true);

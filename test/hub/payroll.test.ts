@@ -226,8 +226,10 @@ describe('payroll and RTI', () => {
   });
 
   it('in production, RTI filing is configured or disabled (unset: disabled), never simulated by omission', () => {
-    const prod = { NODE_ENV: 'production', AUTH_API_KEYS: apiKeys(ALICE), VAULT_KEYS: 'k:' + Buffer.alloc(32).toString('base64'), NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated', CONNECTORS_DISABLED: 'banking', DATABASE_URL: 'postgres://x@127.0.0.1/x' };
-    expect(loadConfig(prod as NodeJS.ProcessEnv).payroll.environment).toBe('disabled');
+    const prod = { NODE_ENV: 'production', AUTH_API_KEYS: apiKeys(ALICE), VAULT_KEYS: 'k:' + Buffer.alloc(32).toString('base64'), NHS_ENVIRONMENT: 'simulated', HMRC_ENVIRONMENT: 'simulated', CONNECTORS_DISABLED: 'banking,cqc,dbs', DATABASE_URL: 'postgres://x@127.0.0.1/x' };
+    expect(() => loadConfig(prod as NodeJS.ProcessEnv)).toThrow(/HMRC_RTI_ENVIRONMENT: required when NODE_ENV=production/);
+    expect(loadConfig({ ...prod, CONNECTORS_DISABLED: 'banking,cqc,dbs,payroll' } as NodeJS.ProcessEnv).payroll.environment).toBe('disabled');
+    expect(loadConfig({ ...prod, HMRC_RTI_ENVIRONMENT: 'disabled' } as NodeJS.ProcessEnv).payroll.environment).toBe('disabled');
     expect(loadConfig({ ...prod, NODE_ENV: 'development' } as NodeJS.ProcessEnv).payroll.environment).toBe('simulated');
     expect(() => loadConfig({ ...prod, HMRC_RTI_ENVIRONMENT: 'live' } as NodeJS.ProcessEnv)).toThrow(/HMRC_RTI_SENDER_ID: required/);
   });

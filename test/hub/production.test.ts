@@ -20,6 +20,9 @@ const START_TIMEOUT_MS = 90_000;
 const scratch = mkdtempSync(join(tmpdir(), 'hub-production-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** Every connector named in CONNECTORS_DISABLED. */
+const ALL_DISABLED = 'nhs,hmrc,banking,payroll,cqc,dbs';
+
 const KEY = `hub_${randomBytes(24).toString('base64url')}`;
 const base = {
   NODE_ENV: 'production',
@@ -105,15 +108,24 @@ describe('a production hub process', { timeout: 180_000 }, () => {
 
   it('refuses the same for NHS and HMRC, and an unknown or contradictory CONNECTORS_DISABLED', () => {
     const load = (env: Record<string, string>) => () => loadConfig({ ...base, ...env } as NodeJS.ProcessEnv);
-    expect(load({ CONNECTORS_DISABLED: 'hmrc,banking' })).toThrow(/NHS_ENVIRONMENT: required when NODE_ENV=production .*or CONNECTORS_DISABLED=nhs/);
-    expect(load({ CONNECTORS_DISABLED: 'nhs,banking' })).toThrow(/HMRC_ENVIRONMENT: required when NODE_ENV=production .*or CONNECTORS_DISABLED=hmrc/);
+    expect(load({ CONNECTORS_DISABLED: 'hmrc,banking,payroll,cqc,dbs' })).toThrow(/NHS_ENVIRONMENT: required when NODE_ENV=production .*or CONNECTORS_DISABLED=nhs/);
+    expect(load({ CONNECTORS_DISABLED: 'nhs,banking,payroll,cqc,dbs' })).toThrow(/HMRC_ENVIRONMENT: required when NODE_ENV=production .*or CONNECTORS_DISABLED=hmrc/);
     expect(load({ CONNECTORS_DISABLED: 'nhs,hmrc,bank' })).toThrow('CONNECTORS_DISABLED: unknown connector "bank"');
-    expect(load({ CONNECTORS_DISABLED: 'nhs,hmrc,banking', NHS_ENVIRONMENT: 'sandbox' })).toThrow('CONNECTORS_DISABLED: nhs is both disabled and configured');
-    expect(load({ CONNECTORS_DISABLED: 'nhs,hmrc,banking' })()).toMatchObject({ nhs: { disabled: true }, hmrc: { disabled: true }, openBanking: { disabled: true } });
+    expect(load({ CONNECTORS_DISABLED: 'nhs,hmrc,banking,payroll,cqc,dbs', NHS_ENVIRONMENT: 'sandbox' })).toThrow('CONNECTORS_DISABLED: nhs is both disabled and configured');
+    expect(load({ CONNECTORS_DISABLED: ALL_DISABLED })()).toMatchObject({ nhs: { disabled: true }, hmrc: { disabled: true }, openBanking: { disabled: true }, payroll: { environment: 'disabled' }, regulatory: { cqc: { environment: 'disabled' }, dbs: { environment: 'disabled' } } });
+  });
+
+  it('refuses the same for payroll filing and the regulators: each configured, disabled, or named in CONNECTORS_DISABLED', () => {
+    const load = (env: Record<string, string>) => () => loadConfig({ ...base, ...env } as NodeJS.ProcessEnv);
+    expect(load({ CONNECTORS_DISABLED: 'nhs,hmrc,banking,cqc,dbs' })).toThrow(/HMRC_RTI_ENVIRONMENT: required when NODE_ENV=production .*or CONNECTORS_DISABLED=payroll/);
+    expect(load({ CONNECTORS_DISABLED: 'nhs,hmrc,banking,payroll,dbs' })).toThrow(/CQC_ENVIRONMENT: required when NODE_ENV=production .*or CONNECTORS_DISABLED=cqc/);
+    expect(load({ CONNECTORS_DISABLED: 'nhs,hmrc,banking,payroll,cqc' })).toThrow(/DBS_ENVIRONMENT: required when NODE_ENV=production .*or CONNECTORS_DISABLED=dbs/);
+    expect(load({ CONNECTORS_DISABLED: 'nhs,hmrc,banking', HMRC_RTI_ENVIRONMENT: 'disabled', CQC_ENVIRONMENT: 'disabled', DBS_ENVIRONMENT: 'disabled' })()).toMatchObject({ payroll: { environment: 'disabled' } });
+    expect(load({ CONNECTORS_DISABLED: ALL_DISABLED, CQC_ENVIRONMENT: 'live', CQC_SUBSCRIPTION_KEY: 'k' })).toThrow('CONNECTORS_DISABLED: cqc is both disabled and configured');
   });
 
   it('with the connectors disabled it starts, answers that no bank is configured, and never loads a simulator', async () => {
-    const c = await spawnHub({ ...base, CONNECTORS_DISABLED: 'nhs,hmrc,banking' });
+    const c = await spawnHub({ ...base, CONNECTORS_DISABLED: ALL_DISABLED });
     try {
       await ready(c);
       const res = await fetch(`${c.url}/graphql`, {

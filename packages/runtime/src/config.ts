@@ -150,7 +150,7 @@ const envSchema = z.object({
 });
 
 /** The connectors to external systems; in production each is configured or named in CONNECTORS_DISABLED. */
-export const CONNECTORS = ['nhs', 'hmrc', 'banking'] as const;
+export const CONNECTORS = ['nhs', 'hmrc', 'banking', 'payroll', 'cqc', 'dbs'] as const;
 export type Connector = (typeof CONNECTORS)[number];
 
 /** The NHS environments the connector knows (APIM base URLs live in the nhs subgraph); `simulated` is the local simulator. */
@@ -531,7 +531,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // Nor send a care group's payments to a simulated bank.
     throw new Error('invalid configuration:\n  OPEN_BANKING_BASE_URL: required when NODE_ENV=production (the bank the care group pays through, with OPEN_BANKING_CLIENT_ID and the rest), or CONNECTORS_DISABLED=banking');
   }
-  const contradicted = [...disabled].filter((c) => (c === 'nhs' ? e.NHS_ENVIRONMENT || e.NHS_BASE_URL : c === 'hmrc' ? e.HMRC_ENVIRONMENT || e.HMRC_BASE_URL : e.OPEN_BANKING_BASE_URL));
+  const configuredAs: Record<Connector, unknown> = {
+    nhs: e.NHS_ENVIRONMENT || e.NHS_BASE_URL,
+    hmrc: e.HMRC_ENVIRONMENT || e.HMRC_BASE_URL,
+    banking: e.OPEN_BANKING_BASE_URL,
+    payroll: e.HMRC_RTI_ENVIRONMENT && e.HMRC_RTI_ENVIRONMENT !== 'disabled',
+    cqc: e.CQC_ENVIRONMENT && e.CQC_ENVIRONMENT !== 'disabled',
+    dbs: e.DBS_ENVIRONMENT && e.DBS_ENVIRONMENT !== 'disabled',
+  };
+  const contradicted = [...disabled].filter((c) => configuredAs[c]);
   if (contradicted.length) {
     throw new Error(`invalid configuration:\n  CONNECTORS_DISABLED: ${contradicted.join(', ')} is both disabled and configured; remove it from CONNECTORS_DISABLED or its settings`);
   }
@@ -567,9 +575,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
     nhs: { ...nhsConfig(e), ...(disabled.has('nhs') ? { disabled: true } : {}) },
     hmrc: { ...hmrcConfig(e, runs('hmrc'), disabled.has('hmrc')), ...(disabled.has('hmrc') ? { disabled: true } : {}) },
-    payroll: payrollConfig(e, runs('payroll')),
+    payroll: payrollConfig(e, runs('payroll'), disabled.has('payroll')),
     openBanking: { ...openBankingConfig(e), ...(disabled.has('banking') ? { disabled: true } : {}) },
-    regulatory: regulatoryConfig(e),
+    regulatory: regulatoryConfig(e, runs('regulatory'), disabled),
     auth: authSettings(e, roles.length === 0 || roles.includes('all') || roles.includes('gateway')),
     internalKeys: internalKeys(e, roles, subgraphUrls),
     careDischargeWindowDays: e.CARE_DISCHARGE_WINDOW_DAYS,
@@ -672,11 +680,15 @@ function hmrcConfig(e: z.infer<typeof envSchema>, runs: boolean, disabled: boole
 }
 
 /**
- * HMRC_RTI_*: as for the regulators, production never files with the simulator because a variable was forgotten:
- * unset there, RTI filing is disabled (runs still calculate; submitting says it is not configured).
+ * HMRC_RTI_*: as for every connector, production never files with the simulator because a variable was forgotten:
+ * there it is configured, `disabled`, or named in CONNECTORS_DISABLED (runs still calculate; submitting says filing
+ * is not configured).
  */
-function payrollConfig(e: z.infer<typeof envSchema>, runs: boolean): PayrollConfig {
-  const environment = e.HMRC_RTI_ENVIRONMENT ?? (e.NODE_ENV === 'production' ? 'disabled' : 'simulated');
+function payrollConfig(e: z.infer<typeof envSchema>, runs: boolean, disabled: boolean): PayrollConfig {
+  if (runs && e.NODE_ENV === 'production' && !e.HMRC_RTI_ENVIRONMENT && !disabled) {
+    throw new Error('invalid configuration:\n  HMRC_RTI_ENVIRONMENT: required when NODE_ENV=production (simulated, test, live or disabled), or CONNECTORS_DISABLED=payroll');
+  }
+  const environment = e.HMRC_RTI_ENVIRONMENT ?? (disabled || e.NODE_ENV === 'production' ? 'disabled' : 'simulated');
   if (runs && (environment === 'test' || environment === 'live')) {
     const missing = (['HMRC_RTI_SENDER_ID', 'HMRC_RTI_PASSWORD'] as const).filter((k) => !e[k]);
     if (missing.length) throw new Error(`invalid configuration:\n${missing.map((k) => `  ${k}: required when HMRC_RTI_ENVIRONMENT=${environment}`).join('\n')}`);
@@ -709,12 +721,18 @@ function openBankingConfig(e: z.infer<typeof envSchema>): OpenBankingConfig {
   };
 }
 
-function regulatoryConfig(e: z.infer<typeof envSchema>): RegulatoryConfig {
-  const fallback = (configured: boolean): RegulatorEnvironment => (configured ? 'live' : e.NODE_ENV === 'production' ? 'disabled' : 'simulated');
-  const cqc = e.CQC_ENVIRONMENT ?? fallback(!!e.CQC_SUBSCRIPTION_KEY);
+function regulatoryConfig(e: z.infer<typeof envSchema>, runs: boolean, disabled: ReadonlySet<Connector>): RegulatoryConfig {
+  // In production each regulator is configured, `disabled`, or named in CONNECTORS_DISABLED: never simulated by omission.
+  for (const [name, env, configured] of [['cqc', e.CQC_ENVIRONMENT, !!e.CQC_SUBSCRIPTION_KEY], ['dbs', e.DBS_ENVIRONMENT, !!e.DBS_BASE_URL]] as const) {
+    if (runs && e.NODE_ENV === 'production' && !env && !configured && !disabled.has(name)) {
+      throw new Error(`invalid configuration:\n  ${name.toUpperCase()}_ENVIRONMENT: required when NODE_ENV=production (simulated, live or disabled), or CONNECTORS_DISABLED=${name}`);
+    }
+  }
+  const fallback = (name: Connector, configured: boolean): RegulatorEnvironment => (configured ? 'live' : disabled.has(name) || e.NODE_ENV === 'production' ? 'disabled' : 'simulated');
+  const cqc = e.CQC_ENVIRONMENT ?? fallback('cqc', !!e.CQC_SUBSCRIPTION_KEY);
   if (cqc === 'live' && !e.CQC_SUBSCRIPTION_KEY) throw new Error('invalid configuration:\n  CQC_SUBSCRIPTION_KEY: required when CQC_ENVIRONMENT=live (from the CQC API portal)');
   if (cqc === 'simulated' && e.CQC_BASE_URL && !e.CQC_SUBSCRIPTION_KEY) throw new Error('invalid configuration:\n  CQC_SUBSCRIPTION_KEY: required with CQC_BASE_URL (the simulator run elsewhere checks it)');
-  const dbs = e.DBS_ENVIRONMENT ?? fallback(!!e.DBS_BASE_URL);
+  const dbs = e.DBS_ENVIRONMENT ?? fallback('dbs', !!e.DBS_BASE_URL);
   return {
     cqc: { environment: cqc, baseUrl: e.CQC_BASE_URL?.replace(/\/$/, ''), subscriptionKey: e.CQC_SUBSCRIPTION_KEY, syncIntervalSeconds: e.CQC_SYNC_INTERVAL_SECONDS, rateLimitPerSecond: e.CQC_RATE_LIMIT_PER_SECOND, maxRetries: e.CQC_MAX_RETRIES },
     dbs: { environment: dbs, baseUrl: e.DBS_BASE_URL?.replace(/\/$/, ''), rateLimitPerSecond: e.DBS_RATE_LIMIT_PER_SECOND, scheduleSeconds: e.DBS_SCHEDULE_SECONDS, recheckDays: e.DBS_RECHECK_DAYS },
