@@ -109,6 +109,8 @@ export function createWorkerPool(o: WorkerPoolOptions): WorkerPool {
   metrics?.pools.add(self);
   const durations = metrics?.durations;
 
+  /** Set by close(): tasks it stops answer that the process is shutting down, not an internal error. */
+  let closing = false;
   const fail = (code: ErrorCode, message: string, details: Record<string, unknown>) => new HubError(code, message, { ...details, pool: o.name });
 
   return {
@@ -147,6 +149,10 @@ export function createWorkerPool(o: WorkerPoolOptions): WorkerPool {
           outcome = 'memory';
           throw fail('PAYLOAD_TOO_LARGE', `${task} needed more than ${o.maxMemoryMb} MB and was stopped (WORKER_MAX_MEMORY_MB); send less data at a time`, { task, maxMemoryMb: o.maxMemoryMb });
         }
+        if (closing) {
+          outcome = 'closed';
+          throw fail('UPSTREAM_UNAVAILABLE', `this hub process is shutting down and stopped ${task}; send it again (another process, or this one once restarted, takes it)`, { task, system: `hub.${o.name}`, reason: 'shutting down' });
+        }
         if (/queue is at limit/i.test(e.message)) {
           outcome = 'refused';
           throw fail('RATE_LIMITED', `too many ${o.name} tasks are waiting; try again shortly`, { task });
@@ -165,6 +171,7 @@ export function createWorkerPool(o: WorkerPoolOptions): WorkerPool {
     warm: () => void pool(),
     stats: () => ({ running, queued: made?.queueSize ?? 0, threads: made?.threads.length ?? 0, completed: made?.completed ?? 0 }),
     async close() {
+      closing = true;
       metrics?.pools.delete(self);
       await made?.close({ force: true });
     },
