@@ -86,8 +86,8 @@ function resolvers(service: NhsService) {
     },
     SubjectAccess: {
       __resolveReference: (ref: { residentId: string; nhsNumber: string }) => ref,
-      dischargeSummaries: async (ref: { nhsNumber: string }, _: unknown, ctx: RequestContext) => (await service.subjectAccess(ref.nhsNumber, ctx)).dischargeSummaries,
-      nhsCalls: async (ref: { nhsNumber: string }, _: unknown, ctx: RequestContext) => (await service.subjectAccess(ref.nhsNumber, ctx)).nhsCalls,
+      dischargeSummaries: async (ref: { nhsNumber: string }, _: unknown, ctx: RequestContext) => service.subjectAccess.dischargeSummaries(ref.nhsNumber, ctx),
+      nhsCalls: async (ref: { nhsNumber: string }, _: unknown, ctx: RequestContext) => service.subjectAccess.nhsCalls(ref.nhsNumber, ctx),
     },
     DischargeSummary: {
       __resolveReference: async (ref: { id: string }, ctx: RequestContext) => (await service.dischargeSummary(ref.id, ctx)) ?? null,

@@ -567,6 +567,12 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
     return result;
   }
 
+  /** Subject access reads a resident's NHS records whether or not they are in care: it needs audit and health. */
+  function subjectAccessOrg(ctx: RequestContext): string {
+    requireScope(ctx, 'audit', 'subject access');
+    return requireScope(ctx, 'health', 'subject access').organisationId;
+  }
+
   return {
     environment: nhs,
     patient,
@@ -590,13 +596,9 @@ export function createNhsService(rt: HubRuntime, publisher: () => EventPublisher
      * Subject access (the care subgraph's SubjectAccess, with the NHS number it resolved for the caller's
      * organisation): the resident's discharge summaries and the calls made about them, whether or not they are still in care.
      */
-    subjectAccess: async (input: string, ctx: RequestContext) => {
-      requireScope(ctx, 'audit', 'subject access');
-      requireScope(ctx, 'health', 'subject access');
-      const n = nhsNumber(input);
-      const org = organisationOf(ctx);
-      const [dischargeSummaries, nhsCalls] = await Promise.all([store.dischargesOf(org, n), store.callsAbout(org, n, SUBJECT_ACCESS_MAX_ROWS)]);
-      return { dischargeSummaries: dischargeSummaries.reverse(), nhsCalls };
+    subjectAccess: {
+      dischargeSummaries: async (input: string, ctx: RequestContext) => (await store.dischargesOf(subjectAccessOrg(ctx), nhsNumber(input))).reverse(),
+      nhsCalls: (input: string, ctx: RequestContext) => store.callsAbout(subjectAccessOrg(ctx), nhsNumber(input), SUBJECT_ACCESS_MAX_ROWS),
     },
     /** Erasure (see store.eraseResident); the shared cache of their PDS record goes too (it is read again if needed). */
     async eraseResident(p: Principal, input: string) {
